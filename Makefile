@@ -1,0 +1,29 @@
+# AVP — the two commands a new user needs are `make demo` and `make test` (see README.md).
+.PHONY: demo test setup unit-and-guest-tests compat-tests fuzz-smoke bench
+
+# Host packages (QEMU 10.0 from bookworm-backports) and the cached guest image.
+setup:
+	scripts/host-setup
+	scripts/guest-image --print-dir >/dev/null
+
+# A guest under QEMU whose entropy device is AVP's vhost-user server; console on stdout.
+demo: setup
+	swift build
+	.build/debug/avp run
+
+# Everything CI runs: unit tests, real-guest tests (QEMU 10.0), the entropy
+# real-guest tests again under QEMU 7.2, and a short fuzzing smoke run.
+test: setup unit-and-guest-tests compat-tests fuzz-smoke
+
+unit-and-guest-tests:
+	swift build --build-tests
+	swift test --skip-build
+
+compat-tests:
+	AVP_QEMU="$$(scripts/qemu-7.2)" swift test --skip-build --filter GuestTests.EntropyInRealGuest
+
+fuzz-smoke:
+	fuzz/run all 30
+
+bench:
+	bench/entropy

@@ -1,0 +1,45 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// AVP: the Automotive Virtual Platform (AVPS v2.0) as vhost-user device servers.
+// Layers, bottom to top: CAVPShim → SystemCalls → GuestMemory → Virtio → VhostUser → Devices → Platform → avp.
+let package = Package(
+    name: "AVP",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "avp", targets: ["avp"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // The only C in the project: what Swift cannot import from Glibc (CMSG macros, packed epoll_event, fences).
+        .target(name: "CAVPShim"),
+        .target(name: "SystemCalls", dependencies: ["CAVPShim"]),
+        .target(name: "GuestMemory", dependencies: ["CAVPShim", "SystemCalls"]),
+        .target(name: "Virtio", dependencies: ["CAVPShim", "SystemCalls", "GuestMemory", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "VhostUser", dependencies: [
+            "CAVPShim", "SystemCalls", "GuestMemory", "Virtio",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "Devices", dependencies: [
+            "SystemCalls", "GuestMemory", "Virtio",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "Platform", dependencies: [
+            "SystemCalls", "VhostUser", "Devices",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "avp", dependencies: [
+            "Platform", "VhostUser", "Devices",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "GuestMemoryTests", dependencies: ["GuestMemory", "SystemCalls"]),
+        .testTarget(name: "VirtioTests", dependencies: ["Virtio", "GuestMemory", "SystemCalls"]),
+        .testTarget(name: "VhostUserTests", dependencies: ["VhostUser", "Devices", "Virtio", "GuestMemory", "SystemCalls"]),
+        .testTarget(name: "GuestTests", dependencies: ["Platform", "VhostUser", "SystemCalls"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

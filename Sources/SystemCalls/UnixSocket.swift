@@ -1,0 +1,127 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CAVPShim
+
+/// A SOCK_STREAM Unix-domain socket that can carry file descriptors (SCM_RIGHTS).
+public final class UnixSocket: Sendable {
+    public let descriptor: FileDescriptor
+
+    public init(adopting descriptor: FileDescriptor) { self.descriptor = descriptor }
+
+    public var rawValue: Int32 { descriptor.rawValue }
+
+    /// The most descriptors one message may carry.
+    public static let maxDescriptors = Int(AVP_MAX_FDS)
+
+    /// Binds and listens at `path`, replacing a stale socket file left by an earlier run.
+    public static func listen(at path: String, backlog: Int32 = 4) throws(Errno) -> UnixSocket {
+        let sock = try makeSocket()
+        var st = stat()
+        if lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFSOCK { unlink(path) }
+        try withAddress(path) { (addr, len) throws(Errno) in
+            _ = try retrying("bind \(path)") { bind(sock.rawValue, addr, len) }
+        }
+        _ = try retrying("listen") { Glibc.listen(sock.rawValue, backlog) }
+        return UnixSocket(adopting: sock)
+    }
+
+    public static func connect(to path: String) throws(Errno) -> UnixSocket {
+        let sock = try makeSocket()
+        try withAddress(path) { (addr, len) throws(Errno) in
+            _ = try retrying("connect \(path)") { Glibc.connect(sock.rawValue, addr, len) }
+        }
+        return UnixSocket(adopting: sock)
+    }
+
+    /// A connected pair (socketpair(2)), for tests and in-process peers.
+    public static func pair() throws(Errno) -> (UnixSocket, UnixSocket) {
+        var fds: [Int32] = [0, 0]
+        _ = try retrying("socketpair") { socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds) }
+        return (UnixSocket(adopting: FileDescriptor(adopting: fds[0])), UnixSocket(adopting: FileDescriptor(adopting: fds[1])))
+    }
+
+    public func accept() throws(Errno) -> UnixSocket {
+        let fd = try retrying("accept4") { avp_accept_cloexec(rawValue) }
+        return UnixSocket(adopting: FileDescriptor(adopting: fd))
+    }
+
+    /// Sends all of `bytes`; `descriptors` travel with the first byte.
+    public func send(_ bytes: [UInt8], descriptors: [Int32] = []) throws(Errno) {
+        guard descriptors.count <= Self.maxDescriptors else { throw Errno(EINVAL, call: "sendmsg: too many descriptors") }
+        var offset = 0
+        var fds = descriptors
+        while offset < bytes.count || (offset == 0 && bytes.isEmpty) {
+            let n = try bytes.withBytes { (b) throws(Errno) -> Int in
+                try retrying("sendmsg") { avp_send_with_fds(rawValue, b.baseAddress! + offset, b.count - offset, fds, Int32(fds.count)) }
+            }
+            if bytes.isEmpty { break }
+            offset += n
+            fds = []
+        }
+    }
+
+    /// What one recvmsg(2) returned.
+    public struct Received {
+        public var bytes: [UInt8]
+        public var descriptors: [FileDescriptor]
+        /// The kernel dropped descriptors (more than `maxDescriptors` were sent).
+        public var descriptorsTruncated: Bool
+    }
+
+    /// Receives up to `count` bytes with any descriptors attached; an empty result means the peer closed.
+    public func receive(upTo count: Int) throws(Errno) -> Received {
+        var buffer = [UInt8](repeating: 0, count: count)
+        var fds = [Int32](repeating: -1, count: Self.maxDescriptors)
+        var nfds: Int32 = 0
+        var truncated: Int32 = 0
+        let n = try buffer.withMutableBytes { (b) throws(Errno) -> Int in
+            try retrying("recvmsg") { avp_recv_with_fds(rawValue, b.baseAddress, count, &fds, Int32(fds.count), &nfds, &truncated) }
+        }
+        buffer.removeSubrange(n...)
+        let owned = fds.prefix(Int(nfds)).map { FileDescriptor(adopting: $0) }
+        return Received(bytes: buffer, descriptors: owned, descriptorsTruncated: truncated != 0)
+    }
+
+    /// Receives exactly `count` bytes (looping over short reads), collecting descriptors from every piece.
+    /// Returns nil if the peer closed before the first byte; throws ECONNRESET if it closed mid-message.
+    public func receiveExactly(_ count: Int) throws(Errno) -> Received? {
+        var result = Received(bytes: [], descriptors: [], descriptorsTruncated: false)
+        result.bytes.reserveCapacity(count)
+        while result.bytes.count < count {
+            let piece = try receive(upTo: count - result.bytes.count)
+            result.descriptors += piece.descriptors
+            result.descriptorsTruncated = result.descriptorsTruncated || piece.descriptorsTruncated
+            if piece.bytes.isEmpty {
+                if result.bytes.isEmpty { return nil }
+                throw Errno(ECONNRESET, call: "recvmsg: peer closed mid-message")
+            }
+            result.bytes += piece.bytes
+        }
+        return result
+    }
+
+    /// Stops further sends and receives on both sides without closing the descriptor.
+    public func shutdown() { _ = Glibc.shutdown(rawValue, Int32(SHUT_RDWR)) }
+
+    private static func makeSocket() throws(Errno) -> FileDescriptor {
+        let fd = try retrying("socket") { socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
+        return FileDescriptor(adopting: fd)
+    }
+
+    private static func withAddress<R>(_ path: String, _ body: (UnsafePointer<sockaddr>, socklen_t) throws(Errno) -> R) throws(Errno) -> R {
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        let capacity = MemoryLayout.size(ofValue: addr.sun_path)
+        let utf8 = Array(path.utf8)
+        guard !utf8.isEmpty, utf8.count < capacity else { throw Errno(ENAMETOOLONG, call: "socket path \(path)") }
+        withUnsafeMutableBytes(of: &addr.sun_path) { raw in
+            raw.copyBytes(from: utf8)
+            raw[utf8.count] = 0
+        }
+        let len = socklen_t(MemoryLayout<sa_family_t>.size + utf8.count + 1)
+        return try withUnsafePointer(to: &addr) { (p) throws(Errno) -> R in
+            try p.withMemoryRebound(to: sockaddr.self, capacity: 1) { (sa) throws(Errno) -> R in try body(sa, len) }
+        }
+    }
+}

@@ -1,0 +1,304 @@
+import GuestMemory
+import Logging
+import SystemCalls
+import Virtio
+
+/// The vhost-user back-end protocol state machine for one device and one front-end
+/// connection: feature and memory negotiation, ring setup, and dispatch of kicks to
+/// the device. Has no socket or thread of its own (`VhostUserServer` supplies them),
+/// so every message sequence can be unit-tested directly.
+public final class VhostUserBackend: @unchecked Sendable {
+    /// Protocol features AVP implements for every device.
+    public static let supportedProtocolFeatures: VhostUserProtocolFeatures = [
+        .multipleQueues, .replyAck, .resetDevice, .configureMemSlots,
+    ]
+    /// Memory slots reported to GET_MAX_MEM_SLOTS.
+    public static let maxMemorySlots = UInt64(GuestMemory.maxRegions)
+
+    public let device: VirtioDevice
+    private let logger: Logger
+    private var vrings: [Vring]
+    private var protocolFeatures: VhostUserProtocolFeatures = []
+    private var ackedFeatures: VirtioFeatures?
+    private var memory = GuestMemory.empty
+    private var status: UInt8 = 0
+
+    public init(device: VirtioDevice, logger: Logger) {
+        self.device = device
+        self.logger = logger
+        vrings = (0..<device.queueCount).map(Vring.init(index:))
+    }
+
+    /// Protocol features offered: CONFIG only for a device with a configuration space
+    /// (QEMU warns about an offer its device model cannot use).
+    public var offeredProtocolFeatures: VhostUserProtocolFeatures {
+        device.configSize > 0 ? Self.supportedProtocolFeatures.union(.config) : Self.supportedProtocolFeatures
+    }
+
+    /// Virtio features offered to the front end (GET_FEATURES).
+    public var offeredFeatures: UInt64 {
+        device.deviceFeatures.rawValue | VirtioFeatures.transport.rawValue | vhostUserProtocolFeaturesBit
+    }
+
+    /// Features the driver accepted, without the vhost-user protocol bit; nil before SET_FEATURES.
+    public var negotiatedFeatures: VirtioFeatures? { ackedFeatures }
+
+    /// Kick descriptors of started, enabled rings: what the event loop must watch.
+    public var activeKicks: [(queue: Int, fd: Int32)] {
+        vrings.compactMap { ring in
+            guard ring.isStarted, ring.enabled, let kick = ring.kick else { return nil }
+            return (ring.index, kick.rawValue)
+        }
+    }
+
+    /// Started queues (index → queue), for inspection by tests and metrics.
+    public var startedQueues: [Int: DeviceQueue] {
+        Dictionary(uniqueKeysWithValues: vrings.compactMap { r in r.queue.map { (r.index, $0) } })
+    }
+
+    // MARK: Messages
+
+    /// Handles one message and returns the reply to send, if any. A thrown error is a
+    /// protocol violation after which the connection must be closed.
+    public func handle(_ message: VhostUserMessage) throws(VhostUserError) -> VhostUserMessage? {
+        let command = try VhostUserCommand.decode(message)
+        var result: [UInt8]?
+        var failure: VhostUserError?
+        do {
+            result = try execute(command)
+        } catch {
+            failure = error
+            logger.warning("\(message.request.map { "\($0)" } ?? "request \(message.header.request)") refused: \(error)")
+        }
+        if command.expectsReply {
+            guard let result else { throw failure ?? .refused("no reply") }
+            return message.reply(result)
+        }
+        if protocolFeatures.contains(.replyAck), message.needsReply {
+            return message.reply(u64: failure == nil ? 0 : 1)
+        }
+        return nil
+    }
+
+    /// Runs a command; returns the payload of its reply for requests that have one.
+    private func execute(_ command: VhostUserCommand) throws(VhostUserError) -> [UInt8]? {
+        switch command {
+        case .getFeatures:
+            return u64(offeredFeatures)
+        case let .setFeatures(value):
+            try setFeatures(value)
+        case .setOwner:
+            break
+        case .resetOwner, .resetDevice:
+            resetDevice()
+        case let .setMemTable(regions, files):
+            var mapped: [MappedRegion] = []
+            for (descriptor, file) in zip(regions, files) {
+                mapped.append(try map(descriptor, file))
+            }
+            try replaceMemory(try wrap { () throws(GuestMemoryError) in try GuestMemory(regions: mapped) })
+        case let .addMemReg(descriptor, file):
+            let region = try map(descriptor, file)
+            try replaceMemory(try wrap { () throws(GuestMemoryError) in try memory.adding(region) })
+        case let .remMemReg(descriptor):
+            guard let smaller = memory.removing(descriptor) else {
+                throw .refused("no memory region at \(descriptor.guestAddress) of \(descriptor.size) bytes")
+            }
+            try replaceMemory(smaller)
+        case .getMaxMemSlots:
+            return u64(Self.maxMemorySlots)
+        case .getQueueNum:
+            return u64(UInt64(device.queueCount))
+        case .getProtocolFeatures:
+            return u64(offeredProtocolFeatures.rawValue)
+        case let .setProtocolFeatures(value):
+            let wanted = VhostUserProtocolFeatures(rawValue: value)
+            guard offeredProtocolFeatures.isSuperset(of: wanted) else {
+                throw .refused("protocol features \(wanted) include unsupported \(wanted.subtracting(offeredProtocolFeatures))")
+            }
+            protocolFeatures = wanted
+        case let .setVringNum(index, size):
+            let ring = try vring(index)
+            guard !ring.isStarted else { throw .refused("SET_VRING_NUM on started queue \(index)") }
+            guard size >= 1, size <= UInt32(device.maxQueueSize), size & (size - 1) == 0 else {
+                throw .refused("queue \(index) size \(size): must be a power of two up to \(device.maxQueueSize)")
+            }
+            ring.size = size
+        case let .setVringAddr(address):
+            let ring = try vring(address.index)
+            ring.address = address
+            if let queue = ring.queue {
+                do { try queue.ring.rebind(addresses: try translate(address, size: ring.size), memory: memory) } catch {
+                    queue.fail(error)
+                }
+            }
+        case let .setVringBase(index, base):
+            let ring = try vring(index)
+            guard !ring.isStarted else { throw .refused("SET_VRING_BASE on started queue \(index)") }
+            guard base <= UInt32(UInt16.max) else { throw .refused("queue \(index) base \(base) over 65535") }
+            ring.base = UInt16(base)
+        case let .getVringBase(index):
+            let ring = try vring(index)
+            if let queue = ring.queue {
+                device.queueStopped(index: ring.index)
+                ring.base = queue.ring.nextAvailable
+                ring.queue = nil
+            }
+            ring.kick = nil
+            var w = ByteWriter()
+            w.write(index)
+            w.write(UInt32(ring.base))
+            return w.bytes
+        case let .setVringKick(index, fd):
+            let ring = try vring(index)
+            guard let fd else { throw .refused("queue \(index): polling without a kick descriptor is not supported") }
+            ring.kick = EventFD(adopting: fd)
+            try startIfReady(ring)
+        case let .setVringCall(index, fd):
+            try vring(index).setCall(fd.map(EventFD.init(adopting:)))
+        case let .setVringErr(index, fd):
+            try vring(index).setError(fd.map(EventFD.init(adopting:)))
+        case let .setVringEnable(index, enabled):
+            let ring = try vring(index)
+            ring.enabled = enabled
+            if enabled { kick(queue: ring.index) }
+        case let .getConfig(offset, size, flags):
+            var w = ByteWriter()
+            w.write(offset)
+            guard let bytes = device.readConfig(offset: Int(offset), count: Int(size)), bytes.count == Int(size) else {
+                // An empty config payload tells the front end the read failed.
+                w.write(UInt32(0)); w.write(flags)
+                logger.warning("GET_CONFIG offset \(offset) size \(size) outside the configuration space")
+                return w.bytes
+            }
+            w.write(size); w.write(flags); w.write(bytes: bytes)
+            return w.bytes
+        case let .setConfig(offset, _, bytes):
+            guard device.writeConfig(offset: Int(offset), bytes: bytes) else {
+                throw .refused("SET_CONFIG of \(bytes.count) bytes at \(offset) refused by the device")
+            }
+        case let .setStatus(value):
+            status = value
+        case .getStatus:
+            return u64(UInt64(status))
+        case .setBackendReqFD:
+            // Not advertised (no BACKEND_REQ); the descriptor is closed with the message.
+            break
+        case let .vringKick(index):
+            _ = try vring(index)
+            kick(queue: Int(index))
+        case let .unsupported(request):
+            throw .refused("\(request) is not supported")
+        }
+        return nil
+    }
+
+    // MARK: Kicks and lifecycle
+
+    /// The driver kicked `queue`: clear the eventfd and let the device process it.
+    public func kick(queue index: Int) {
+        guard vrings.indices.contains(index) else { return }
+        let ring = vrings[index]
+        ring.kick?.drain()
+        guard ring.enabled, let queue = ring.queue, !queue.isBroken else { return }
+        device.process(queue)
+    }
+
+    /// The front end went away: stop every ring, drop memory and negotiated state.
+    public func disconnect() {
+        resetDevice()
+        memory = .empty
+        protocolFeatures = []
+    }
+
+    private func resetDevice() {
+        for ring in vrings {
+            if ring.isStarted { device.queueStopped(index: ring.index) }
+            ring.reset()
+        }
+        ackedFeatures = nil
+        status = 0
+        device.reset()
+    }
+
+    private func setFeatures(_ value: UInt64) throws(VhostUserError) {
+        guard value & ~offeredFeatures == 0 else {
+            throw .refused("features 0x\(String(value, radix: 16)) include some not offered (offered 0x\(String(offeredFeatures, radix: 16)))")
+        }
+        let features = VirtioFeatures(rawValue: value & ~vhostUserProtocolFeaturesBit)
+        // VIRTIO 1.2 §6.1: a modern-only device refuses a driver that did not accept VERSION_1.
+        guard features.contains(.version1) else {
+            ackedFeatures = nil
+            throw .refused("the driver did not accept VIRTIO_F_VERSION_1 (legacy virtio is not supported; "
+                + "with virtio-mmio pass -global virtio-mmio.force-legacy=false)")
+        }
+        ackedFeatures = features
+        if value & vhostUserProtocolFeaturesBit == 0 {
+            // Without protocol features rings start enabled (vhost-user.rst, "Ring states").
+            for ring in vrings { ring.enabled = true }
+        }
+        device.acknowledge(features: features)
+    }
+
+    private func startIfReady(_ ring: Vring) throws(VhostUserError) {
+        guard !ring.isStarted else { return }
+        guard let features = ackedFeatures else { throw .refused("queue \(ring.index): no accepted features (SET_FEATURES with VERSION_1)") }
+        guard ring.size > 0, let address = ring.address else { throw .refused("queue \(ring.index) started before SET_VRING_NUM/ADDR") }
+        do {
+            let split = try SplitQueue(size: ring.size, addresses: try translate(address, size: ring.size),
+                                       memory: memory, features: features, nextAvailable: ring.base)
+            let queue = DeviceQueue(index: ring.index, ring: split, notifier: ring, logger: logger)
+            ring.queue = queue
+            if split.nextUsed != ring.base {
+                logger.warning("queue \(ring.index): used index \(split.nextUsed) behind base \(ring.base); requests in flight were lost")
+            }
+        } catch {
+            ring.signalError()
+            throw .refused("queue \(ring.index): \(error)")
+        }
+        device.queueStarted(ring.queue!)
+        kick(queue: ring.index)
+    }
+
+    /// Ring addresses from the front end's address space into guest-physical ones.
+    private func translate(_ a: VringAddress, size: UInt32) throws(QueueError) -> RingAddresses {
+        let n = Int(size)
+        func part(_ name: String, _ address: FrontendAddress, _ length: Int) throws(QueueError) -> GuestAddress {
+            do { return try memory.guestAddress(of: address, length: UInt64(length)) } catch {
+                throw .ringUnmapped(part: name, error)
+            }
+        }
+        return RingAddresses(descriptorTable: try part("descriptor table", a.descriptorTable, RingAddresses.descriptorTableSize(n)),
+                             availableRing: try part("available ring", a.availableRing, RingAddresses.availableRingSize(n)),
+                             usedRing: try part("used ring", a.usedRing, RingAddresses.usedRingSize(n)))
+    }
+
+    private func replaceMemory(_ newMemory: GuestMemory) throws(VhostUserError) {
+        memory = newMemory
+        for ring in vrings {
+            guard let queue = ring.queue, let address = ring.address else { continue }
+            do { try queue.ring.rebind(addresses: try translate(address, size: ring.size), memory: newMemory) } catch {
+                queue.fail(error)
+            }
+        }
+    }
+
+    private func map(_ descriptor: MemoryRegionDescriptor, _ file: FileDescriptor) throws(VhostUserError) -> MappedRegion {
+        try wrap { () throws(GuestMemoryError) in try MappedRegion(descriptor: descriptor, file: file) }
+    }
+
+    private func wrap<T>(_ body: () throws(GuestMemoryError) -> T) throws(VhostUserError) -> T {
+        do { return try body() } catch { throw .refused("memory: \(error)") }
+    }
+
+    private func vring(_ index: UInt32) throws(VhostUserError) -> Vring {
+        guard index < UInt32(vrings.count) else { throw .invalidQueueIndex(index) }
+        return vrings[Int(index)]
+    }
+
+    private func u64(_ value: UInt64) -> [UInt8] {
+        var w = ByteWriter()
+        w.write(value)
+        return w.bytes
+    }
+}

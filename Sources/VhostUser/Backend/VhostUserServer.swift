@@ -1,0 +1,157 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+import Synchronization
+import SystemCalls
+import Virtio
+
+/// Serves one device on one vhost-user socket: a dedicated OS thread runs an epoll
+/// loop over the listening socket, the front-end connection, the queues' kick
+/// eventfds and a stop eventfd. One front end at a time; when it leaves (or breaks
+/// the protocol) the device is reset and the next front end is accepted.
+public final class VhostUserServer: @unchecked Sendable {
+    public let socketPath: String
+    private let backend: VhostUserBackend
+    private let logger: Logger
+    private let listener: UnixSocket
+    private let stopEvent: EventFD
+    private let epoll: Epoll
+    private var thread: OSThread?
+
+    // Worker-thread state.
+    private var channel: VhostUserChannel?
+    private var watchedKicks: [Int: Int32] = [:]
+
+    /// Connections accepted so far, and whether one is open now (read from any thread).
+    private let stats = Mutex<(connections: Int, connected: Bool)>((0, false))
+
+    private enum Token {
+        static let stop: UInt64 = 0
+        static let listener: UInt64 = 1
+        static let connection: UInt64 = 2
+        static let kickBase: UInt64 = 1 << 16
+    }
+
+    /// Seconds a front end may take to send the rest of a message it started.
+    public static let messageTimeoutSeconds = 5
+
+    /// Binds `socketPath` now (so a VMM can be started right after) and serves once `start()` runs.
+    public init(socketPath: String, device: VirtioDevice, logger: Logger) throws {
+        self.socketPath = socketPath
+        self.logger = logger
+        backend = VhostUserBackend(device: device, logger: logger)
+        listener = try UnixSocket.listen(at: socketPath)
+        stopEvent = try EventFD()
+        epoll = try Epoll()
+        try epoll.add(stopEvent.rawValue, token: Token.stop)
+        try epoll.add(listener.rawValue, token: Token.listener)
+    }
+
+    public var connectionCount: Int { stats.withLock { $0.connections } }
+    public var isConnected: Bool { stats.withLock { $0.connected } }
+
+    /// Starts the worker thread.
+    public func start() throws {
+        let name = "avp-" + String(describing: backend.device.deviceType)
+        thread = try OSThread(name: name) { [self] in run() }
+    }
+
+    /// Stops the worker, closes the connection and removes the socket file.
+    public func stop() {
+        stopEvent.signal()
+        thread?.join()
+        thread = nil
+        unlink(socketPath)
+    }
+
+    private func run() {
+        logger.info("serving \(backend.device.deviceType) on \(socketPath)")
+        while true {
+            let events: [Epoll.Event]
+            do { events = try epoll.wait() } catch {
+                logger.critical("epoll_wait failed: \(error)")
+                return
+            }
+            for event in events {
+                switch event.token {
+                case Token.stop:
+                    closeConnection(reason: "server stopping")
+                    return
+                case Token.listener:
+                    accept()
+                case Token.connection:
+                    receive(event.events)
+                default:
+                    let queue = Int(event.token - Token.kickBase)
+                    backend.kick(queue: queue)
+                }
+            }
+        }
+    }
+
+    private func accept() {
+        guard channel == nil else { return }
+        do {
+            let socket = try listener.accept()
+            let newChannel = VhostUserChannel(socket: socket)
+            newChannel.setReceiveTimeout(seconds: Self.messageTimeoutSeconds)
+            try epoll.add(socket.rawValue, events: [.readable, .peerClosed], token: Token.connection)
+            // One front end at a time: stop accepting until this one leaves.
+            epoll.remove(listener.rawValue)
+            channel = newChannel
+            let n = stats.withLock { s in s.connections += 1; s.connected = true; return s.connections }
+            logger.info("front end connected (connection \(n))")
+        } catch {
+            logger.error("accept failed: \(error)")
+        }
+    }
+
+    private func receive(_ events: Epoll.Events) {
+        guard let channel else { return }
+        do {
+            guard let message = try channel.receive() else {
+                closeConnection(reason: "front end disconnected")
+                return
+            }
+            logger.trace("\(message.request.map { "\($0)" } ?? "\(message.header.request)") \(message.payload.count) bytes, \(message.descriptors.count) fds")
+            if let reply = try backend.handle(message) {
+                try channel.send(reply)
+            }
+            syncKicks()
+        } catch {
+            closeConnection(reason: "protocol error: \(error)")
+        }
+    }
+
+    /// Makes the epoll set match the rings that are started and enabled.
+    private func syncKicks() {
+        let wanted = Dictionary(uniqueKeysWithValues: backend.activeKicks.map { ($0.queue, $0.fd) })
+        for (queue, fd) in watchedKicks where wanted[queue] != fd {
+            epoll.remove(fd)
+            watchedKicks[queue] = nil
+        }
+        for (queue, fd) in wanted where watchedKicks[queue] == nil {
+            do {
+                try epoll.add(fd, token: Token.kickBase + UInt64(queue))
+                watchedKicks[queue] = fd
+            } catch {
+                logger.error("queue \(queue): cannot watch kick descriptor: \(error)")
+            }
+        }
+    }
+
+    private func closeConnection(reason: String) {
+        guard let channel else { return }
+        logger.info("\(reason); resetting device and waiting for the next front end")
+        epoll.remove(channel.socket.rawValue)
+        for (_, fd) in watchedKicks { epoll.remove(fd) }
+        watchedKicks = [:]
+        self.channel = nil
+        backend.disconnect()
+        stats.withLock { $0.connected = false }
+        do { try epoll.add(listener.rawValue, token: Token.listener) } catch {
+            logger.critical("cannot listen again: \(error)")
+        }
+    }
+}

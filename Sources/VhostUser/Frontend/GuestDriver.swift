@@ -1,0 +1,83 @@
+import GuestMemory
+import SystemCalls
+import Virtio
+
+/// A simulated VMM plus guest driver: shared memfd RAM, a vhost-user front end and
+/// driver-side queues. `GuestDriver.start` performs the message sequence QEMU sends
+/// when a guest brings a device up.
+public final class GuestDriver: @unchecked Sendable {
+    public let frontend: VhostUserFrontend
+    public let ram: SharedMemoryRegion
+    public let memory: GuestMemory
+    public private(set) var queues: [DriverQueue] = []
+    public private(set) var features: UInt64 = 0
+    private var allocator: GuestAllocator
+
+    /// Guest-physical base of the simulated RAM: not zero, so guest and host offsets never coincide.
+    public static let defaultBase = GuestAddress(0x4000_0000)
+
+    public init(frontend: VhostUserFrontend, memorySize: UInt64 = 16 << 20, base: GuestAddress = GuestDriver.defaultBase) throws {
+        self.frontend = frontend
+        ram = try SharedMemoryRegion(guestAddress: base, size: memorySize)
+        memory = try GuestMemory(regions: [ram.region])
+        allocator = GuestAllocator(base: base, size: memorySize)
+    }
+
+    /// Connects, negotiates everything the back end offers (or `features`), shares memory
+    /// and starts `queueSizes.count` queues.
+    public static func start(socketPath: String, queueSizes: [UInt16], features: UInt64? = nil,
+                             memorySize: UInt64 = 16 << 20) throws -> GuestDriver {
+        let driver = try GuestDriver(frontend: try VhostUserFrontend.connect(to: socketPath), memorySize: memorySize)
+        try driver.negotiate(features: features)
+        try driver.shareMemory()
+        for (i, size) in queueSizes.enumerated() { try driver.startQueue(index: i, size: size) }
+        return driver
+    }
+
+    /// GET_FEATURES, GET/SET_PROTOCOL_FEATURES, SET_OWNER, SET_FEATURES.
+    public func negotiate(features wanted: UInt64? = nil) throws {
+        let offered = try frontend.getFeatures()
+        if offered & vhostUserProtocolFeaturesBit != 0 {
+            let offeredProtocol = try frontend.getProtocolFeatures()
+            try frontend.setProtocolFeatures(offeredProtocol.intersection([.replyAck, .multipleQueues, .config, .configureMemSlots, .resetDevice]))
+        }
+        try frontend.sendAcked(.setOwner)
+        features = wanted ?? offered
+        try frontend.sendAcked(.setFeatures(features))
+    }
+
+    /// SET_MEM_TABLE with the one memfd region.
+    public func shareMemory() throws {
+        try frontend.sendAcked(.setMemTable([ram.descriptor], [ram.file]))
+    }
+
+    /// SET_VRING_NUM/BASE/ADDR/CALL/ERR/KICK and, with protocol features, SET_VRING_ENABLE.
+    @discardableResult
+    public func startQueue(index: Int, size: UInt16) throws -> DriverQueue {
+        let queue = try DriverQueue(index: index, ring: DriverRing(size: size, memory: memory, allocator: &allocator))
+        let i = UInt32(index)
+        try frontend.sendAcked(.setVringNum(index: i, size: UInt32(size)))
+        try frontend.sendAcked(.setVringBase(index: i, base: 0))
+        try frontend.sendAcked(.setVringAddr(VringAddress(
+            index: i, descriptorTable: frontendAddress(queue.ring.addresses.descriptorTable),
+            usedRing: frontendAddress(queue.ring.addresses.usedRing),
+            availableRing: frontendAddress(queue.ring.addresses.availableRing))))
+        try frontend.sendAcked(.setVringCall(index: i, queue.callEvent.descriptor))
+        try frontend.sendAcked(.setVringKick(index: i, queue.kickEvent.descriptor))
+        if features & vhostUserProtocolFeaturesBit != 0 {
+            try frontend.sendAcked(.setVringEnable(index: i, enabled: true))
+        }
+        if queues.count <= index { queues.append(queue) } else { queues[index] = queue }
+        return queue
+    }
+
+    /// Zeroed guest memory for a buffer of `count` bytes.
+    public func allocate(_ count: Int, alignment: Int = 16) throws -> GuestSlice {
+        try memory.slice(at: try allocator.allocate(count, alignment: alignment), count: count)
+    }
+
+    /// The front-end (VMM) address of a guest address in the simulated RAM.
+    public func frontendAddress(_ address: GuestAddress) -> FrontendAddress {
+        FrontendAddress(address.raw - ram.descriptor.guestAddress.raw + ram.descriptor.frontendAddress.raw)
+    }
+}

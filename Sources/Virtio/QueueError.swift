@@ -1,0 +1,30 @@
+import GuestMemory
+
+/// A fault that stops a whole virtqueue (not just one request): the ring itself is
+/// unusable until the driver resets the device (VIRTIO 1.2 §2.1.2, DEVICE_NEEDS_RESET).
+public enum QueueError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// Queue size zero, over 32768, or not a power of two (§2.7).
+    case invalidSize(UInt32)
+    /// A ring part not aligned as §2.7 requires (descriptors 16, available 2, used 4).
+    case misaligned(part: String, address: GuestAddress)
+    /// A ring part not inside guest memory.
+    case ringUnmapped(part: String, GuestMemoryError)
+    /// The available index moved further ahead than the queue has entries.
+    case availableIndexJump(available: UInt16, nextAvailable: UInt16, size: UInt16)
+    /// The available ring names a head outside the descriptor table; it cannot be returned.
+    case headOutOfRange(head: UInt16, size: UInt16)
+    /// The queue was stopped after an earlier fault.
+    case broken
+
+    public var description: String {
+        switch self {
+        case let .invalidSize(n): return "queue size \(n) is not a power of two in 1...32768"
+        case let .misaligned(part, address): return "\(part) at \(address) is misaligned"
+        case let .ringUnmapped(part, e): return "\(part) is not in guest memory: \(e)"
+        case let .availableIndexJump(avail, next, size):
+            return "available index \(avail) is more than \(size) ahead of \(next)"
+        case let .headOutOfRange(head, size): return "available ring names head \(head) in a queue of \(size)"
+        case .broken: return "queue stopped after an earlier error"
+        }
+    }
+}

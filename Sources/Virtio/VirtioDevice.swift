@@ -1,0 +1,41 @@
+import GuestMemory
+
+/// What a device implements; the transport (vhost-user today) owns sockets,
+/// eventfds and threads and calls these on the device's one worker thread.
+public protocol VirtioDevice: AnyObject {
+    var deviceType: VirtioDeviceType { get }
+    /// Number of virtqueues.
+    var queueCount: Int { get }
+    /// Largest queue size the device accepts.
+    var maxQueueSize: UInt16 { get }
+    /// Device-specific feature bits offered (the transport adds `VirtioFeatures.transport`).
+    var deviceFeatures: VirtioFeatures { get }
+
+    /// Bytes of device configuration space (VIRTIO 1.2 §4.x.2); 0 for devices without one.
+    var configSize: Int { get }
+    /// `count` bytes of configuration space at `offset`, or nil if out of range.
+    func readConfig(offset: Int, count: Int) -> [UInt8]?
+    /// A driver write to configuration space; false if refused.
+    func writeConfig(offset: Int, bytes: [UInt8]) -> Bool
+    /// The driver accepted these features (a subset of what was offered).
+    func acknowledge(features: VirtioFeatures)
+    /// A queue was started (rings mapped, kick armed).
+    func queueStarted(_ queue: DeviceQueue)
+    /// The driver made buffers available on `queue`.
+    func process(_ queue: DeviceQueue)
+    /// The queue is being stopped: finish or drop in-flight work before returning.
+    func queueStopped(index: Int)
+    /// Back to the initial state (driver reset, or the front end went away).
+    func reset()
+}
+
+extension VirtioDevice {
+    public var maxQueueSize: UInt16 { 1024 }
+    public var configSize: Int { 0 }
+    public func readConfig(offset: Int, count: Int) -> [UInt8]? { count == 0 && offset == 0 ? [] : nil }
+    public func writeConfig(offset: Int, bytes: [UInt8]) -> Bool { false }
+    public func acknowledge(features: VirtioFeatures) {}
+    public func queueStarted(_ queue: DeviceQueue) {}
+    public func queueStopped(index: Int) {}
+    public func reset() {}
+}

@@ -1,0 +1,113 @@
+import ArgumentParser
+import Devices
+import Foundation
+import Logging
+import Platform
+import SystemCalls
+import VhostUser
+
+/// `avp run`: one guest under QEMU with AVP's entropy device server, console on stdout.
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Boot the default guest under QEMU with AVP's device servers; console on stdout.",
+        discussion: """
+            Starts the entropy device server (vhost-user) in this process and a QEMU guest wired to
+            it with shared memfd memory. By default the guest runs a short demo and powers off; the
+            exit status is the guest script's. Build the guest first: scripts/guest-image.
+            """)
+
+    @Option(help: "q35 (virtio-pci) or microvm (virtio-mmio).")
+    var machine: String = "q35"
+    @Option(help: "Guest RAM in MiB.")
+    var memory = 512
+    @Option(help: "Guest CPUs.")
+    var cpus = 2
+    @Option(help: "QEMU binary.")
+    var qemu = "qemu-system-x86_64"
+    @Option(help: "Kernel (default: the cached guest image).")
+    var kernel: String?
+    @Option(help: "Base initramfs (default: the cached guest image).")
+    var initrd: String?
+    @Option(help: "A shell script for the guest to run instead of the demo (busybox sh).")
+    var script: String?
+    @Flag(help: "An interactive shell on the guest console instead of a script.")
+    var shell = false
+    @Option(help: "Seconds before the guest is stopped (0: never).")
+    var timeout: Double = 600
+    @Option(help: "Extra kernel command-line arguments.")
+    var append: [String] = []
+    @Option(help: ArgumentHelp("Also give the guest one of QEMU's built-in virtio devices (e.g. virtio-rng), "
+        + "after AVP's, for side-by-side comparisons.", valueName: "device"))
+    var compareWith: [String] = []
+    @OptionGroup var logging: LoggingOptions
+
+    func run() throws {
+        _ = try logging.bootstrap()
+        guard let machineType = QemuCommandLine.Machine(rawValue: machine) else {
+            throw ValidationError("unknown machine '\(machine)': use q35 or microvm")
+        }
+        var image = GuestImage.default
+        if let kernel { image.kernel = kernel; image.pvhKernel = nil }
+        if let initrd { image.initramfs = initrd }
+        try image.check()
+
+        let signals = TerminationSignals()
+        let logger = Logger(label: "avp.run")
+        let stateDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("avp-run-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: stateDirectory) }
+
+        let socket = stateDirectory + "/entropy.sock"
+        let server = try VhostUserServer(socketPath: socket, device: EntropyDevice(logger: Logger(label: "avp.entropy")),
+                                         logger: Logger(label: "avp.entropy"))
+        try server.start()
+        defer { server.stop() }
+
+        var command = QemuCommandLine(kernel: image.kernel(for: machineType), initrd: image.initramfs)
+        command.qemu = qemu
+        command.machine = machineType
+        command.memoryMiB = memory
+        command.cpus = cpus
+        command.accelerator = AcceleratorProbe.choose(qemu: qemu, image: image)
+        command.tscKHz = HostCPU.tscKHz()
+        command.serial = .stdio
+        command.kernelArguments = append
+        command.vhostUserDevices = [.init(kind: .rng, socketPath: socket, id: "rng0")]
+        command.builtinVirtioDevices = compareWith
+        if shell {
+            command.kernelArguments.append("avp.shell=1")
+        } else {
+            let text = try script.map { try String(contentsOfFile: $0, encoding: .utf8) } ?? GuestScripts.entropyDemo
+            command.initrd = stateDirectory + "/initrd"
+            try image.initrd(withScript: text, at: command.initrd)
+        }
+        logger.info("starting \(command.machine) guest (\(command.accelerator)) with entropy on \(socket)")
+
+        let console = ConsoleCapture()
+        let guest = try QemuProcess(command: command, output: shell ? .inherit : .stream { chunk in
+            console.append(chunk)
+            FileHandle.standardOutput.write(Data(chunk.utf8))
+        })
+        let watcher = try OSThread(name: "avp-signals") {
+            let signal = signals.wait()
+            logger.notice("signal \(signal): stopping the guest")
+            guest.kill()
+        }
+        _ = watcher
+        let qemuStatus = guest.wait(timeoutSeconds: timeout > 0 ? timeout : .infinity)
+        if qemuStatus == nil { logger.error("guest did not finish within \(timeout) s; stopped") }
+        if shell { return }
+        guard let status = ConsoleLog.exitStatus(in: console.text) else {
+            throw ExitCode(qemuStatus == 0 ? 1 : (qemuStatus ?? 124))
+        }
+        if status != 0 { throw ExitCode(status) }
+    }
+}
+
+/// Console text collected from QEMU's stdout stream (written by the reader thread).
+final class ConsoleCapture: @unchecked Sendable {
+    private var buffer = ""
+    private let lock = NSLock()
+    func append(_ s: String) { lock.withLock { buffer += s } }
+    var text: String { lock.withLock { buffer } }
+}

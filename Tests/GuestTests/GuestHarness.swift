@@ -1,0 +1,107 @@
+import Foundation
+import Platform
+import Testing
+
+/// Real guests for integration tests: the cached Debian guest image, real QEMU,
+/// and the `avp` binary built next to this test bundle. Missing prerequisites
+/// fail the test with the fix; they never skip it.
+enum GuestHarness {
+    static let image = GuestImage.default
+    /// `AVP_QEMU` selects another QEMU (e.g. 7.2 next to the installed 10.0).
+    static let qemu = ProcessInfo.processInfo.environment["AVP_QEMU"] ?? "qemu-system-x86_64"
+    /// Generous: a TCG boot takes 4–10 s, more when the two cores are shared.
+    static let guestTimeout: Double = 180
+
+    /// The directory SwiftPM built this test bundle (and `avp`) into.
+    static var buildDirectory: URL {
+        URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+    }
+
+    static func avpBinary() throws -> String {
+        let candidates = [buildDirectory.appendingPathComponent("avp").path,
+                          buildDirectory.deletingLastPathComponent().appendingPathComponent("avp").path]
+        guard let path = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            throw PlatformError.missingFile(candidates[0], fix: "build it first: swift build")
+        }
+        return path
+    }
+
+    static func checkPrerequisites() throws {
+        try image.check()
+        _ = try QemuProcess.resolve(qemu)
+        _ = try avpBinary()
+    }
+
+    /// A fresh working directory for one test.
+    static func workDirectory(_ name: String) throws -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("avp-guest-\(name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
+    static var accelerator: QemuCommandLine.Accelerator { AcceleratorProbe.choose(qemu: qemu, image: image) }
+    static var tscArgument: String { HostCPU.tscKHz().map { "tsc_early_khz=\($0)" } ?? "" }
+}
+
+/// `avp serve ...` as a separate process, the way a platform or a user runs it.
+final class ServerProcess {
+    let process = Process()
+    let logPath: String
+
+    init(arguments: [String], logPath: String) throws {
+        self.logPath = logPath
+        process.executableURL = URL(fileURLWithPath: try GuestHarness.avpBinary())
+        process.arguments = arguments
+        FileManager.default.createFile(atPath: logPath, contents: nil)
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        process.standardOutput = log
+        process.standardError = log
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+    }
+
+    /// Waits until the socket file exists (the server binds before serving).
+    func waitForSocket(_ path: String) throws {
+        for _ in 0..<200 {
+            if FileManager.default.fileExists(atPath: path) { return }
+            usleep(25_000)
+        }
+        throw PlatformError.launchFailed("server socket \(path) never appeared; log:\n\(log)")
+    }
+
+    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+    var isRunning: Bool { process.isRunning }
+
+    func stop() {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+    }
+
+    deinit { stop() }
+}
+
+/// Guest-side checks, busybox sh. Each prints what it measured, and exits non-zero on failure.
+enum GuestChecks {
+    /// {AVPS-v2.0-40}/{AVPS-v2.0-41}: the hardware RNG is virtio-rng, and 1 MiB read from it
+    /// is not constant and has no repeated 64-byte block.
+    static let entropy = """
+        rng=/sys/class/misc/hw_random
+        echo "rng_available=$(cat $rng/rng_available)"
+        cur=$(cat $rng/rng_current)
+        echo "rng_current=$cur"
+        case "$cur" in virtio_rng.*) ;; *) echo "FAIL: hw_random is not virtio_rng"; exit 10 ;; esac
+        head -c 1048576 /dev/hwrng > /tmp/r || exit 11
+        size=$(wc -c < /tmp/r)
+        echo "bytes=$size"
+        [ "$size" -eq 1048576 ] || { echo "FAIL: short read"; exit 12; }
+        values=$(head -c 65536 /tmp/r | hexdump -v -e '1/1 "%02x\\n"' | sort -u | wc -l)
+        echo "distinct-byte-values=$values"
+        [ "$values" -ge 250 ] || { echo "FAIL: bytes look constant"; exit 13; }
+        blocks=$(hexdump -v -e '64/1 "%02x" "\\n"' /tmp/r | sort | uniq -d | wc -l)
+        echo "repeated-64-byte-blocks=$blocks"
+        [ "$blocks" -eq 0 ] || { echo "FAIL: repeated blocks"; exit 14; }
+        echo "virtio-rng driver: $(basename $(readlink /sys/bus/virtio/devices/virtio0/driver))"
+        """
+}
