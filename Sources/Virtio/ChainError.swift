@@ -21,8 +21,6 @@ public enum ChainError: Error, Equatable, Sendable, CustomStringConvertible {
     case bufferOutOfBounds(GuestMemoryError)
     /// The readable or writable part adds up to more than 2^32 - 1 bytes.
     case totalLengthOverflow
-    /// The device needs readable data and the chain has none of the required size, or vice versa.
-    case wrongDirection(String)
 
     public var description: String {
         switch self {
@@ -35,7 +33,6 @@ public enum ChainError: Error, Equatable, Sendable, CustomStringConvertible {
         case .readableAfterWritable: return "device-readable descriptor after a device-writable one"
         case let .bufferOutOfBounds(e): return "buffer outside guest memory: \(e)"
         case .totalLengthOverflow: return "chain longer than 4 GiB"
-        case let .wrongDirection(why): return why
         }
     }
 }

@@ -37,7 +37,10 @@ public final class DeviceQueue: @unchecked Sendable {
                 return try ring.chain(at: head)
             } catch {
                 malformedChains += 1
-                logger.warning("queue \(index): request \(head) refused: \(error)")
+                // A guest can send millions of these: log the first few, then every power of two.
+                if malformedChains <= 8 || malformedChains & (malformedChains - 1) == 0 {
+                    logger.warning("queue \(index): request \(head) refused (\(malformedChains) so far): \(error)")
+                }
                 complete(head: head, written: 0)
             }
         }

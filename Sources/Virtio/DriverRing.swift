@@ -99,6 +99,8 @@ public final class DriverRing: @unchecked Sendable {
             out.append(element)
             lastUsedIndex &+= 1
         }
+        // Like Linux's virtqueue_enable_cb(): with EVENT_IDX, ask for an interrupt on the next used entry.
+        try setUsedEvent(lastUsedIndex)
         return out
     }
 

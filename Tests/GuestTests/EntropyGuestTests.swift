@@ -24,6 +24,16 @@ import Testing
         return args
     }
 
+    /// `avp serve entropy` in a fresh work directory: (directory, socket path, server).
+    func startEntropyServer(_ name: String) throws -> (String, String, ServerProcess) {
+        try GuestHarness.checkPrerequisites()
+        let dir = try GuestHarness.workDirectory(name)
+        let socket = dir + "/rng.sock"
+        let server = try ServerProcess(arguments: ["serve", "entropy", "--socket", socket], logPath: dir + "/server.log")
+        try server.waitForSocket(socket)
+        return (dir, socket, server)
+    }
+
     func runGuest(_ args: [String]) throws -> Process {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: try QemuProcess.resolve(GuestHarness.qemu))
@@ -43,13 +53,8 @@ import Testing
     @Test("AVPS-v2.0-40, AVPS-v2.0-41: Linux virtio-rng reads 1 MiB of good entropy from `avp serve entropy`",
           arguments: ["q35", "microvm"])
     func linuxDriverReadsEntropy(machine: String) throws {
-        try GuestHarness.checkPrerequisites()
-        let dir = try GuestHarness.workDirectory("rng-\(machine)")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let socket = dir + "/rng.sock"
-        let server = try ServerProcess(arguments: ["serve", "entropy", "--socket", socket], logPath: dir + "/server.log")
-        defer { server.stop() }
-        try server.waitForSocket(socket)
+        let (dir, socket, server) = try startEntropyServer("rng-\(machine)")
+        defer { server.stop(); try? FileManager.default.removeItem(atPath: dir) }
 
         try GuestHarness.image.initrd(withScript: GuestChecks.entropy, at: dir + "/initrd")
         let qemu = try runGuest(handWrittenQemu(machine: machine, socket: socket, initrd: dir + "/initrd", console: dir + "/console.log"))
@@ -66,13 +71,8 @@ import Testing
     /// A front end that dies (SIGKILL) leaves the server running, and the next one is served.
     @Test("Killing QEMU leaves `avp serve entropy` serving the next front end")
     func serverSurvivesFrontEndKill() throws {
-        try GuestHarness.checkPrerequisites()
-        let dir = try GuestHarness.workDirectory("rng-kill")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let socket = dir + "/rng.sock"
-        let server = try ServerProcess(arguments: ["serve", "entropy", "--socket", socket], logPath: dir + "/server.log")
-        defer { server.stop() }
-        try server.waitForSocket(socket)
+        let (dir, socket, server) = try startEntropyServer("rng-kill")
+        defer { server.stop(); try? FileManager.default.removeItem(atPath: dir) }
 
         // First guest: reads entropy forever; killed mid-read.
         let reader = "echo READING; while true; do head -c 4096 /dev/hwrng > /dev/null; done"
@@ -98,13 +98,8 @@ import Testing
     /// vhost-user back ends are modern-only. The server says why and keeps running.
     @Test("A legacy virtio-mmio driver is refused with a clear log line")
     func legacyGuestIsRefused() throws {
-        try GuestHarness.checkPrerequisites()
-        let dir = try GuestHarness.workDirectory("rng-legacy")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let socket = dir + "/rng.sock"
-        let server = try ServerProcess(arguments: ["serve", "entropy", "--socket", socket], logPath: dir + "/server.log")
-        defer { server.stop() }
-        try server.waitForSocket(socket)
+        let (dir, socket, server) = try startEntropyServer("rng-legacy")
+        defer { server.stop(); try? FileManager.default.removeItem(atPath: dir) }
         try GuestHarness.image.initrd(withScript: "echo bytes=$(timeout 10 head -c 64 /dev/hwrng | wc -c)", at: dir + "/initrd")
         let args = handWrittenQemu(machine: "microvm", socket: socket, initrd: dir + "/initrd", console: dir + "/console.log")
             .filter { $0 != "virtio-mmio.force-legacy=false" && $0 != "-global" }

@@ -91,6 +91,8 @@ import Virtio
             try queue.ring.publish(head: 999)
             queue.kick()
             #expect(err.wait(timeoutMilliseconds: 5000) != nil)
+            let status = try driver.frontend.u64(try #require(try driver.frontend.send(.getStatus)))
+            #expect(DeviceStatus(rawValue: UInt8(status)).contains(.needsReset))
         }
         f.waitForDisconnect(after: 1)
         let driver = try f.driver()

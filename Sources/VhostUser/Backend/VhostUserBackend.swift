@@ -21,7 +21,7 @@ public final class VhostUserBackend: @unchecked Sendable {
     private var protocolFeatures: VhostUserProtocolFeatures = []
     private var ackedFeatures: VirtioFeatures?
     private var memory = GuestMemory.empty
-    private var status: UInt8 = 0
+    private var status: DeviceStatus = []
 
     public init(device: VirtioDevice, logger: Logger) {
         self.device = device
@@ -42,6 +42,11 @@ public final class VhostUserBackend: @unchecked Sendable {
 
     /// Features the driver accepted, without the vhost-user protocol bit; nil before SET_FEATURES.
     public var negotiatedFeatures: VirtioFeatures? { ackedFeatures }
+
+    /// The status the driver set, with DEVICE_NEEDS_RESET once a queue has failed (VIRTIO 1.2 §2.1.2).
+    public var currentStatus: DeviceStatus {
+        vrings.contains { $0.queue?.isBroken == true } ? status.union(.needsReset) : status
+    }
 
     /// Kick descriptors of started, enabled rings: what the event loop must watch.
     public var activeKicks: [(queue: Int, fd: Int32)] {
@@ -178,9 +183,10 @@ public final class VhostUserBackend: @unchecked Sendable {
                 throw .refused("SET_CONFIG of \(bytes.count) bytes at \(offset) refused by the device")
             }
         case let .setStatus(value):
-            status = value
+            status = DeviceStatus(rawValue: value)
+            if status.isEmpty { resetDevice() }
         case .getStatus:
-            return u64(UInt64(status))
+            return u64(UInt64(currentStatus.rawValue))
         case .setBackendReqFD:
             // Not advertised (no BACKEND_REQ); the descriptor is closed with the message.
             break
@@ -217,7 +223,7 @@ public final class VhostUserBackend: @unchecked Sendable {
             ring.reset()
         }
         ackedFeatures = nil
-        status = 0
+        status = []
         device.reset()
     }
 

@@ -11,6 +11,8 @@ public enum VhostUserError: Error, Equatable, Sendable, CustomStringConvertible 
     case refused(String)
     case unexpectedReply(String)
     case disconnected
+    /// The peer started a message and stopped sending before its end.
+    case stalled
 
     public var description: String {
         switch self {
@@ -26,6 +28,7 @@ public enum VhostUserError: Error, Equatable, Sendable, CustomStringConvertible 
         case let .refused(why): return why
         case let .unexpectedReply(why): return "unexpected reply: \(why)"
         case .disconnected: return "peer disconnected"
+        case .stalled: return "peer stopped sending in the middle of a message"
         }
     }
 }
