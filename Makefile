@@ -11,7 +11,7 @@ demo: setup
 	swift build
 	.build/debug/avp run
 
-# Everything CI runs: unit tests, real-guest tests (QEMU 10.0), the entropy
+# Everything CI runs: unit tests, real-guest tests (QEMU 10.0), the entropy and block
 # real-guest tests again under QEMU 7.2, and a short fuzzing smoke run.
 test: setup unit-and-guest-tests compat-tests fuzz-smoke
 
@@ -20,10 +20,11 @@ unit-and-guest-tests:
 	swift test --skip-build
 
 compat-tests:
-	AVP_QEMU="$$(scripts/qemu-7.2)" swift test --skip-build --filter GuestTests.EntropyInRealGuest
+	AVP_QEMU="$$(scripts/qemu-7.2)" swift test --skip-build --filter 'GuestTests.(EntropyInRealGuest|BlockInRealGuest)'
 
 fuzz-smoke:
 	fuzz/run all 30
 
 bench:
 	bench/entropy
+	bench/block

@@ -8,6 +8,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "avp", targets: ["avp"]),
+        .executable(name: "avp-bench", targets: ["avp-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -24,7 +25,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Devices", dependencies: [
-            "SystemCalls", "GuestMemory", "Virtio",
+            "CAVPShim", "SystemCalls", "GuestMemory", "Virtio",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Platform", dependencies: [
@@ -36,9 +37,15 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // Load generators for bench/ scripts: drive back ends through the Swift vhost-user front end.
+        .executableTarget(name: "avp-bench", dependencies: [
+            "VhostUser", "Virtio", "GuestMemory", "SystemCalls",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .testTarget(name: "GuestMemoryTests", dependencies: ["GuestMemory", "SystemCalls"]),
         .testTarget(name: "VirtioTests", dependencies: ["Virtio", "GuestMemory", "SystemCalls"]),
         .testTarget(name: "VhostUserTests", dependencies: ["VhostUser", "Devices", "Virtio", "GuestMemory", "SystemCalls"]),
+        .testTarget(name: "DeviceTests", dependencies: ["Devices", "VhostUser", "Virtio", "GuestMemory", "SystemCalls"]),
         .testTarget(name: "GuestTests", dependencies: ["Platform", "VhostUser", "SystemCalls"]),
     ],
     swiftLanguageModes: [.v6]

@@ -9,6 +9,7 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <pthread.h>
+#include <sys/uio.h>
 
 ssize_t avp_send_with_fds(int sock, const void *buf, size_t len, const int *fds, int nfds) {
     if (nfds < 0 || nfds > AVP_MAX_FDS) { errno = EINVAL; return -1; }
@@ -89,3 +90,5 @@ int avp_fallocate(int fd, int mode, off_t offset, off_t len) { return fallocate(
 int avp_errno(void) { return errno; }
 int avp_accept_cloexec(int sock) { return accept4(sock, NULL, NULL, SOCK_CLOEXEC); }
 int avp_set_thread_name(const char *name) { return pthread_setname_np(pthread_self(), name); }
+int avp_o_direct(void) { return O_DIRECT; }
+ssize_t avp_pwritev2(int fd, const struct iovec *iov, int count, off_t offset, int flags) { return pwritev2(fd, iov, count, offset, flags); }

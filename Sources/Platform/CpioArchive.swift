@@ -4,17 +4,24 @@
 public struct CpioArchive: Sendable {
     public private(set) var bytes: [UInt8] = []
     private var inode: UInt32 = 1
+    private var directories: Set<String> = []
 
     public init() {}
 
-    /// Adds a directory (parents first).
+    /// Adds a directory and any missing parents (paths are relative to the root: "usr/lib").
     public mutating func addDirectory(_ path: String, mode: UInt32 = 0o755) {
-        append(path, mode: 0o040000 | mode, data: [])
+        let trimmed = path.split(separator: "/").map(String.init)
+        for depth in 1...max(1, trimmed.count) where !trimmed.isEmpty {
+            let dir = trimmed.prefix(depth).joined(separator: "/")
+            if directories.insert(dir).inserted { append(dir, mode: 0o040000 | mode, data: []) }
+        }
     }
 
-    /// Adds a regular file.
+    /// Adds a regular file, creating missing parent directories.
     public mutating func addFile(_ path: String, contents: [UInt8], mode: UInt32 = 0o644) {
-        append(path, mode: 0o100000 | mode, data: contents)
+        let parts = path.split(separator: "/").map(String.init)
+        if parts.count > 1 { addDirectory(parts.dropLast().joined(separator: "/")) }
+        append(parts.joined(separator: "/"), mode: 0o100000 | mode, data: contents)
     }
 
     public mutating func addFile(_ path: String, text: String, mode: UInt32 = 0o644) {

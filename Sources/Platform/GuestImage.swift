@@ -55,7 +55,6 @@ public struct GuestImage: Sendable {
     /// (and any extra files), written to `path`.
     public func initrd(withScript script: String, extraFiles: [String: [UInt8]] = [:], at path: String) throws {
         var layer = CpioArchive()
-        layer.addDirectory("avp")
         layer.addFile(Self.scriptPath, text: script, mode: 0o755)
         for (name, contents) in extraFiles.sorted(by: { $0.key < $1.key }) {
             layer.addFile(name, contents: contents, mode: 0o755)

@@ -4,6 +4,7 @@ public enum PlatformError: Error, CustomStringConvertible {
     case qemuNotFound(String)
     case launchFailed(String)
     case guestFailed(String)
+    case invalidArgument(String)
 
     public var description: String {
         switch self {
@@ -11,6 +12,7 @@ public enum PlatformError: Error, CustomStringConvertible {
         case let .qemuNotFound(name): return "\(name) not found; install QEMU (scripts/host-setup) or pass --qemu PATH"
         case let .launchFailed(why): return "launch failed: \(why)"
         case let .guestFailed(why): return "guest failed: \(why)"
+        case let .invalidArgument(why): return why
         }
     }
 }

@@ -24,15 +24,27 @@ public struct QemuCommandLine: Sendable {
 
     /// A vhost-user device: QEMU's front end connects to an AVP back end's socket.
     public struct VhostUserDevice: Sendable {
-        public enum Kind: String, Sendable {
+        public enum Kind: Sendable, Equatable {
             case rng
+            case block(queues: Int)
 
             /// QEMU's device model for this kind on `machine` (QEMU's names are not uniform:
-            /// the mmio variant of vhost-user-rng has no suffix).
+            /// the mmio variants of vhost-user-rng and -blk have no suffix).
             public func modelName(on machine: Machine) -> String {
                 switch (self, machine) {
                 case (.rng, .q35): return "vhost-user-rng-pci"
                 case (.rng, .microvm): return "vhost-user-rng"
+                case (.block, .q35): return "vhost-user-blk-pci"
+                case (.block, .microvm): return "vhost-user-blk"
+                }
+            }
+
+            /// Device properties beyond the chardev. QEMU's vhost-user-blk asks for one queue
+            /// per vCPU unless told, and refuses to start if the back end has fewer.
+            var properties: [String] {
+                switch self {
+                case .rng: return []
+                case let .block(queues): return ["num-queues=\(queues)"]
                 }
             }
         }
@@ -57,8 +69,24 @@ public struct QemuCommandLine: Sendable {
     public var kernelArguments: [String] = []
     public var serial = SerialConsole.file("/dev/null")
     public var vhostUserDevices: [VhostUserDevice] = []
-    /// QEMU's own devices by name (for side-by-side comparisons), e.g. "virtio-rng".
-    public var builtinVirtioDevices: [String] = []
+    /// One of QEMU's own virtio devices, for side-by-side comparisons with AVP's.
+    public enum BuiltinDevice: Sendable, Equatable {
+        /// virtio-rng with QEMU's default rng-builtin backend (getrandom(2)).
+        case rng
+        /// virtio-blk on a raw image, host page cache and io_uring like AVP's server, with this serial.
+        case block(path: String, serial: String)
+
+        /// Parses `virtio-rng` or `virtio-blk:PATH`.
+        public init(parsing text: String) throws {
+            if text == "virtio-rng" { self = .rng; return }
+            if text.hasPrefix("virtio-blk:"), text.count > 11 {
+                self = .block(path: String(text.dropFirst(11)), serial: "QEMU-BUILTIN")
+                return
+            }
+            throw PlatformError.invalidArgument("unknown built-in device '\(text)': use virtio-rng or virtio-blk:PATH")
+        }
+    }
+    public var builtinDevices: [BuiltinDevice] = []
     /// TSC frequency handed to the kernel under TCG (calibration can hang otherwise).
     public var tscKHz: Int?
 
@@ -94,10 +122,16 @@ public struct QemuCommandLine: Sendable {
         }
         for d in vhostUserDevices {
             a += ["-chardev", "socket,id=\(d.id),path=\(d.socketPath)",
-                  "-device", "\(d.kind.modelName(on: machine)),chardev=\(d.id),id=\(d.id)-dev"]
+                  "-device", ([d.kind.modelName(on: machine), "chardev=\(d.id)", "id=\(d.id)-dev"] + d.kind.properties).joined(separator: ",")]
         }
-        for (i, name) in builtinVirtioDevices.enumerated() {
-            a += ["-device", "\(transportName(name)),id=builtin\(i)"]
+        for (i, device) in builtinDevices.enumerated() {
+            switch device {
+            case .rng:
+                a += ["-device", "\(transportName("virtio-rng")),id=builtin\(i)"]
+            case let .block(path, serial):
+                a += ["-drive", "file=\(path),if=none,id=builtin\(i),format=raw,cache=writeback,aio=io_uring",
+                      "-device", "\(transportName("virtio-blk")),drive=builtin\(i),serial=\(serial)"]
+            }
         }
         return a
     }

@@ -23,16 +23,16 @@ public final class Epoll: Sendable {
     private let descriptor: FileDescriptor
 
     public init() throws(Errno) {
-        let fd = try retrying("epoll_create1") { epoll_create1(Int32(EPOLL_CLOEXEC)) }
+        let fd = try retryingSyscall("epoll_create1") { epoll_create1(Int32(EPOLL_CLOEXEC)) }
         descriptor = FileDescriptor(adopting: fd)
     }
 
     public func add(_ fd: Int32, events: Events = .readable, token: UInt64) throws(Errno) {
-        _ = try retrying("epoll_ctl(ADD)") { avp_epoll_ctl(descriptor.rawValue, EPOLL_CTL_ADD, fd, events.rawValue, token) }
+        _ = try retryingSyscall("epoll_ctl(ADD)") { avp_epoll_ctl(descriptor.rawValue, EPOLL_CTL_ADD, fd, events.rawValue, token) }
     }
 
     public func modify(_ fd: Int32, events: Events, token: UInt64) throws(Errno) {
-        _ = try retrying("epoll_ctl(MOD)") { avp_epoll_ctl(descriptor.rawValue, EPOLL_CTL_MOD, fd, events.rawValue, token) }
+        _ = try retryingSyscall("epoll_ctl(MOD)") { avp_epoll_ctl(descriptor.rawValue, EPOLL_CTL_MOD, fd, events.rawValue, token) }
     }
 
     /// Removes a registration; a descriptor that is not registered is ignored.
@@ -44,7 +44,7 @@ public final class Epoll: Sendable {
     public func wait(timeoutMilliseconds: Int32 = -1) throws(Errno) -> [Event] {
         var tokens = [UInt64](repeating: 0, count: 64)
         var events = [UInt32](repeating: 0, count: 64)
-        let n = try retrying("epoll_wait") { avp_epoll_wait(descriptor.rawValue, &tokens, &events, 64, timeoutMilliseconds) }
+        let n = try retryingSyscall("epoll_wait") { avp_epoll_wait(descriptor.rawValue, &tokens, &events, 64, timeoutMilliseconds) }
         return (0..<Int(n)).map { Event(token: tokens[$0], events: Events(rawValue: events[$0])) }
     }
 }

@@ -26,7 +26,7 @@ public struct Errno: Error, Equatable, CustomStringConvertible, Sendable {
 
 /// Retries a call while it fails with EINTR; converts -1 into a thrown `Errno`.
 @inline(__always)
-func retrying<T: BinaryInteger>(_ call: String, _ body: () -> T) throws(Errno) -> T {
+public func retryingSyscall<T: BinaryInteger>(_ call: String, _ body: () -> T) throws(Errno) -> T {
     while true {
         let r = body()
         if r >= 0 { return r }

@@ -10,7 +10,7 @@ public final class EventFD: Sendable {
 
     /// A new non-blocking, close-on-exec eventfd.
     public init() throws(Errno) {
-        let fd = try retrying("eventfd") { eventfd(0, Int32(EFD_CLOEXEC | EFD_NONBLOCK)) }
+        let fd = try retryingSyscall("eventfd") { eventfd(0, Int32(EFD_CLOEXEC | EFD_NONBLOCK)) }
         descriptor = FileDescriptor(adopting: fd)
     }
 

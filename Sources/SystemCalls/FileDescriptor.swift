@@ -28,32 +28,32 @@ public final class FileDescriptor: @unchecked Sendable, CustomStringConvertible 
 
     /// Opens a path; `flags` from Glibc (O_RDONLY, O_RDWR, ...). O_CLOEXEC is always added.
     public static func open(_ path: String, flags: Int32, mode: mode_t = 0o644) throws(Errno) -> FileDescriptor {
-        let fd = try retrying("open \(path)") { Glibc.open(path, flags | O_CLOEXEC, mode) }
+        let fd = try retryingSyscall("open \(path)") { Glibc.open(path, flags | O_CLOEXEC, mode) }
         return FileDescriptor(adopting: fd)
     }
 
     /// Duplicates the descriptor (close-on-exec) so another owner can keep it.
     public func duplicate() throws(Errno) -> FileDescriptor {
-        let fd2 = try retrying("fcntl(F_DUPFD_CLOEXEC)") { fcntl(fd, F_DUPFD_CLOEXEC, 0) }
+        let fd2 = try retryingSyscall("fcntl(F_DUPFD_CLOEXEC)") { fcntl(fd, F_DUPFD_CLOEXEC, 0) }
         return FileDescriptor(adopting: fd2)
     }
 
     public func setNonBlocking(_ on: Bool = true) throws(Errno) {
-        let flags = try retrying("fcntl(F_GETFL)") { fcntl(fd, F_GETFL) }
+        let flags = try retryingSyscall("fcntl(F_GETFL)") { fcntl(fd, F_GETFL) }
         let wanted = on ? flags | O_NONBLOCK : flags & ~O_NONBLOCK
-        _ = try retrying("fcntl(F_SETFL)") { fcntl(fd, F_SETFL, wanted) }
+        _ = try retryingSyscall("fcntl(F_SETFL)") { fcntl(fd, F_SETFL, wanted) }
     }
 
     /// Reads up to `buffer.count` bytes; returns 0 at end of file.
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int {
-        try retrying("read") { Glibc.read(fd, buffer.baseAddress, buffer.count) }
+        try retryingSyscall("read") { Glibc.read(fd, buffer.baseAddress, buffer.count) }
     }
 
     /// Writes all of `buffer`, looping over short writes.
     public func writeAll(_ buffer: UnsafeRawBufferPointer) throws(Errno) {
         var done = 0
         while done < buffer.count {
-            let n = try retrying("write") { Glibc.write(fd, buffer.baseAddress! + done, buffer.count - done) }
+            let n = try retryingSyscall("write") { Glibc.write(fd, buffer.baseAddress! + done, buffer.count - done) }
             if n == 0 { throw Errno(EIO, call: "write") }
             done += n
         }
@@ -66,11 +66,11 @@ public final class FileDescriptor: @unchecked Sendable, CustomStringConvertible 
     /// Size of the file (fstat st_size).
     public func size() throws(Errno) -> Int64 {
         var st = stat()
-        _ = try retrying("fstat") { fstat(fd, &st) }
+        _ = try retryingSyscall("fstat") { fstat(fd, &st) }
         return Int64(st.st_size)
     }
 
     public func truncate(to size: Int64) throws(Errno) {
-        _ = try retrying("ftruncate") { ftruncate(fd, off_t(size)) }
+        _ = try retryingSyscall("ftruncate") { ftruncate(fd, off_t(size)) }
     }
 }

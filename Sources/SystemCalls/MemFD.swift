@@ -8,7 +8,7 @@ public enum MemFD {
     /// A new close-on-exec memfd of `size` bytes.
     public static func create(name: String, size: Int) throws(Errno) -> FileDescriptor {
         let MFD_CLOEXEC: UInt32 = 1
-        let fd = try retrying("memfd_create") { avp_memfd_create(name, MFD_CLOEXEC) }
+        let fd = try retryingSyscall("memfd_create") { avp_memfd_create(name, MFD_CLOEXEC) }
         let owned = FileDescriptor(adopting: fd)
         try owned.truncate(to: Int64(size))
         return owned

@@ -9,7 +9,7 @@ public enum SystemRandom {
     public static func fill(_ buffer: UnsafeMutableRawBufferPointer) throws(Errno) {
         var done = 0
         while done < buffer.count {
-            let n = try retrying("getrandom") { avp_getrandom(buffer.baseAddress! + done, buffer.count - done, 0) }
+            let n = try retryingSyscall("getrandom") { avp_getrandom(buffer.baseAddress! + done, buffer.count - done, 0) }
             done += n
         }
     }

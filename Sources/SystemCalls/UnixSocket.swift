@@ -20,16 +20,16 @@ public final class UnixSocket: Sendable {
         var st = stat()
         if lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFSOCK { unlink(path) }
         try withAddress(path) { (addr, len) throws(Errno) in
-            _ = try retrying("bind \(path)") { bind(sock.rawValue, addr, len) }
+            _ = try retryingSyscall("bind \(path)") { bind(sock.rawValue, addr, len) }
         }
-        _ = try retrying("listen") { Glibc.listen(sock.rawValue, backlog) }
+        _ = try retryingSyscall("listen") { Glibc.listen(sock.rawValue, backlog) }
         return UnixSocket(adopting: sock)
     }
 
     public static func connect(to path: String) throws(Errno) -> UnixSocket {
         let sock = try makeSocket()
         try withAddress(path) { (addr, len) throws(Errno) in
-            _ = try retrying("connect \(path)") { Glibc.connect(sock.rawValue, addr, len) }
+            _ = try retryingSyscall("connect \(path)") { Glibc.connect(sock.rawValue, addr, len) }
         }
         return UnixSocket(adopting: sock)
     }
@@ -37,12 +37,12 @@ public final class UnixSocket: Sendable {
     /// A connected pair (socketpair(2)), for tests and in-process peers.
     public static func pair() throws(Errno) -> (UnixSocket, UnixSocket) {
         var fds: [Int32] = [0, 0]
-        _ = try retrying("socketpair") { socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds) }
+        _ = try retryingSyscall("socketpair") { socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds) }
         return (UnixSocket(adopting: FileDescriptor(adopting: fds[0])), UnixSocket(adopting: FileDescriptor(adopting: fds[1])))
     }
 
     public func accept() throws(Errno) -> UnixSocket {
-        let fd = try retrying("accept4") { avp_accept_cloexec(rawValue) }
+        let fd = try retryingSyscall("accept4") { avp_accept_cloexec(rawValue) }
         return UnixSocket(adopting: FileDescriptor(adopting: fd))
     }
 
@@ -53,7 +53,7 @@ public final class UnixSocket: Sendable {
         var fds = descriptors
         while offset < bytes.count || (offset == 0 && bytes.isEmpty) {
             let n = try bytes.withBytes { (b) throws(Errno) -> Int in
-                try retrying("sendmsg") { avp_send_with_fds(rawValue, b.baseAddress! + offset, b.count - offset, fds, Int32(fds.count)) }
+                try retryingSyscall("sendmsg") { avp_send_with_fds(rawValue, b.baseAddress! + offset, b.count - offset, fds, Int32(fds.count)) }
             }
             if bytes.isEmpty { break }
             offset += n
@@ -76,7 +76,7 @@ public final class UnixSocket: Sendable {
         var nfds: Int32 = 0
         var truncated: Int32 = 0
         let n = try buffer.withMutableBytes { (b) throws(Errno) -> Int in
-            try retrying("recvmsg") { avp_recv_with_fds(rawValue, b.baseAddress, count, &fds, Int32(fds.count), &nfds, &truncated) }
+            try retryingSyscall("recvmsg") { avp_recv_with_fds(rawValue, b.baseAddress, count, &fds, Int32(fds.count), &nfds, &truncated) }
         }
         buffer.removeSubrange(n...)
         let owned = fds.prefix(Int(nfds)).map { FileDescriptor(adopting: $0) }
@@ -105,7 +105,7 @@ public final class UnixSocket: Sendable {
     public func shutdown() { _ = Glibc.shutdown(rawValue, Int32(SHUT_RDWR)) }
 
     private static func makeSocket() throws(Errno) -> FileDescriptor {
-        let fd = try retrying("socket") { socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
+        let fd = try retryingSyscall("socket") { socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
         return FileDescriptor(adopting: fd)
     }
 

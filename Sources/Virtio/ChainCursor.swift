@@ -64,6 +64,7 @@ public struct ChainReader: Sendable {
     }
 
     /// Reads a little-endian integer.
+    @inlinable
     public mutating func read<T: FixedWidthInteger>(_ type: T.Type = T.self) throws(GuestMemoryError) -> T {
         var value = T.zero
         try withUnsafeMutableBytes(of: &value) { (b) throws(GuestMemoryError) in try read(into: b) }
@@ -104,6 +105,7 @@ public struct ChainWriter: Sendable {
     }
 
     /// Writes a little-endian integer.
+    @inlinable
     public mutating func write<T: FixedWidthInteger>(_ value: T) throws(GuestMemoryError) {
         var le = value.littleEndian
         try withUnsafeBytes(of: &le) { (b) throws(GuestMemoryError) in try write(b) }

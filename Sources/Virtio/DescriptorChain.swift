@@ -22,6 +22,8 @@ public struct DescriptorChain: Sendable {
                             indirectAllowed: Bool) throws(ChainError) -> DescriptorChain {
         var readable: [GuestSlice] = []
         var writable: [GuestSlice] = []
+        readable.reserveCapacity(4)
+        writable.reserveCapacity(4)
         var readableLength: UInt64 = 0
         var writableLength: UInt64 = 0
         var currentTable = table
@@ -66,17 +68,23 @@ public struct DescriptorChain: Sendable {
                 throw .readableAfterWritable
             }
             if descriptor.length > 0 {
-                let segments: [GuestSlice]
-                do {
-                    segments = try memory.segments(at: GuestAddress(descriptor.address), length: UInt64(descriptor.length))
-                } catch {
-                    throw .bufferOutOfBounds(error)
+                let isWritable = descriptor.flags.contains(.write)
+                let address = GuestAddress(descriptor.address)
+                // Nearly every buffer lies in one region: take it whole, without a temporary array.
+                if descriptor.length <= UInt32(Int32.max), let slice = try? memory.slice(at: address, count: Int(descriptor.length)) {
+                    if isWritable { writable.append(slice) } else { readable.append(slice) }
+                } else {
+                    let segments: [GuestSlice]
+                    do {
+                        segments = try memory.segments(at: address, length: UInt64(descriptor.length))
+                    } catch {
+                        throw .bufferOutOfBounds(error)
+                    }
+                    if isWritable { writable += segments } else { readable += segments }
                 }
-                if descriptor.flags.contains(.write) {
-                    writable += segments
+                if isWritable {
                     writableLength += UInt64(descriptor.length)
                 } else {
-                    readable += segments
                     readableLength += UInt64(descriptor.length)
                 }
                 guard readableLength <= UInt64(UInt32.max), writableLength <= UInt64(UInt32.max) else {

@@ -71,12 +71,14 @@ public final class DeviceQueue: @unchecked Sendable {
             while let chain = pop() {
                 complete(chain, written: handler(chain))
             }
-        } while !isBroken && rearm()
+        } while rearm()
         notifyIfNeeded()
     }
 
-    /// Re-enables kicks; true if more requests arrived in the meantime.
+    /// Re-enables kicks; true if more requests arrived in the meantime (never for a broken
+    /// queue, whose pending requests will not be taken: callers loop on this).
     public func rearm() -> Bool {
+        guard !isBroken else { return false }
         do { return try ring.enableNotifications() } catch {
             fail(error)
             return false

@@ -27,6 +27,11 @@ public protocol VirtioDevice: AnyObject {
     func queueStopped(index: Int)
     /// Back to the initial state (driver reset, or the front end went away).
     func reset()
+    /// Descriptors of the device's own (e.g. I/O completion eventfds) that the transport's
+    /// event loop watches for it; fixed for the device's lifetime.
+    var eventDescriptors: [Int32] { get }
+    /// One of `eventDescriptors` became readable.
+    func handleEvent(descriptor: Int32)
 }
 
 extension VirtioDevice {
@@ -38,4 +43,6 @@ extension VirtioDevice {
     public func queueStarted(_ queue: DeviceQueue) {}
     public func queueStopped(index: Int) {}
     public func reset() {}
+    public var eventDescriptors: [Int32] { [] }
+    public func handleEvent(descriptor: Int32) {}
 }

@@ -36,9 +36,15 @@ struct Run: ParsableCommand {
     var timeout: Double = 600
     @Option(help: "Extra kernel command-line arguments.")
     var append: [String] = []
-    @Option(help: ArgumentHelp("Also give the guest one of QEMU's built-in virtio devices (e.g. virtio-rng), "
-        + "after AVP's, for side-by-side comparisons.", valueName: "device"))
+    @Option(help: ArgumentHelp("A disk served by AVP's block device server (vhost-user-blk), in guest order vda, vdb, ...: "
+        + "PATH[,ro][,serial=ID][,queues=N][,cache=writeback|writethrough][,direct].", valueName: "disk"))
+    var disk: [String] = []
+    @Option(help: ArgumentHelp("Also give the guest one of QEMU's built-in virtio devices, after AVP's, for side-by-side "
+        + "comparisons: virtio-rng, or virtio-blk:PATH (serial QEMU-BUILTIN).", valueName: "device"))
     var compareWith: [String] = []
+    @Option(help: ArgumentHelp("Copy a host program (and the shared libraries it needs) into the guest's /usr/local/bin, "
+        + "e.g. fio or mkfs.ext4.", valueName: "program"))
+    var tool: [String] = []
     @OptionGroup var logging: LoggingOptions
 
     func run() throws {
@@ -63,6 +69,20 @@ struct Run: ParsableCommand {
         try server.start()
         defer { server.stop() }
 
+        var servers = [server]
+        defer { for s in servers.dropFirst() { s.stop() } }
+        var blockDevices: [QemuCommandLine.VhostUserDevice] = []
+        for (i, text) in disk.enumerated() {
+            let spec = try DiskSpecification(parsing: text)
+            let path = stateDirectory + "/disk\(i).sock"
+            let diskLogger = Logger(label: "avp.block.\(i)")
+            let device = try BlockDevice(options: spec.options, logger: diskLogger)
+            let diskServer = try VhostUserServer(socketPath: path, device: device, logger: diskLogger)
+            try diskServer.start()
+            servers.append(diskServer)
+            blockDevices.append(.init(kind: .block(queues: spec.options.queueCount), socketPath: path, id: "disk\(i)"))
+        }
+
         var command = QemuCommandLine(kernel: image.kernel(for: machineType), initrd: image.initramfs)
         command.qemu = qemu
         command.machine = machineType
@@ -72,14 +92,15 @@ struct Run: ParsableCommand {
         command.tscKHz = HostCPU.tscKHz()
         command.serial = .stdio
         command.kernelArguments = append
-        command.vhostUserDevices = [.init(kind: .rng, socketPath: socket, id: "rng0")]
-        command.builtinVirtioDevices = compareWith
+        command.vhostUserDevices = [.init(kind: .rng, socketPath: socket, id: "rng0")] + blockDevices
+        command.builtinDevices = try compareWith.map(QemuCommandLine.BuiltinDevice.init(parsing:))
         if shell {
             command.kernelArguments.append("avp.shell=1")
         } else {
             let text = try script.map { try String(contentsOfFile: $0, encoding: .utf8) } ?? GuestScripts.entropyDemo
             command.initrd = stateDirectory + "/initrd"
-            try image.initrd(withScript: text, at: command.initrd)
+            let prologue = "export PATH=/\(HostTools.binDirectory):$PATH\n"
+            try image.initrd(withScript: prologue + text, extraFiles: try HostTools.files(for: tool), at: command.initrd)
         }
         logger.info("starting \(command.machine) guest (\(command.accelerator)) with entropy on \(socket)")
 

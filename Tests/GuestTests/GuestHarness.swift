@@ -79,6 +79,25 @@ final class ServerProcess {
         }
     }
 
+    /// SIGKILL: what a crash of the device server looks like.
+    func kill() {
+        if process.isRunning {
+            Foundation.kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+
+    /// The counters a block server logs when it stops ("statistics: reads=3 writes=5 ...").
+    var statistics: [String: Int] {
+        guard let line = log.split(separator: "\n").last(where: { $0.contains("statistics: ") }) else { return [:] }
+        var result: [String: Int] = [:]
+        for field in line[line.range(of: "statistics: ")!.upperBound...].split(separator: " ") {
+            let kv = field.split(separator: "=")
+            if kv.count == 2, let v = Int(kv[1]) { result[String(kv[0])] = v }
+        }
+        return result
+    }
+
     deinit { stop() }
 }
 
@@ -104,4 +123,46 @@ enum GuestChecks {
         [ "$blocks" -eq 0 ] || { echo "FAIL: repeated blocks"; exit 14; }
         echo "virtio-rng driver: $(basename $(readlink /sys/bus/virtio/devices/virtio0/driver))"
         """
+}
+
+/// One guest booted by the test with avp's QEMU command line, a script and optional host tools.
+struct GuestBoot {
+    var machine = QemuCommandLine.Machine.q35
+    var memoryMiB = 512
+    var devices: [QemuCommandLine.VhostUserDevice] = []
+    var tools: [String] = []
+
+    /// Starts QEMU; the console goes to `directory/console.log`.
+    func start(script: String, in directory: String) throws -> (QemuProcess, ConsoleLog) {
+        let image = GuestHarness.image
+        var command = QemuCommandLine(kernel: image.kernel(for: machine), initrd: directory + "/initrd")
+        command.qemu = GuestHarness.qemu
+        command.machine = machine
+        command.memoryMiB = memoryMiB
+        command.accelerator = GuestHarness.accelerator
+        command.tscKHz = HostCPU.tscKHz()
+        command.serial = .file(directory + "/console.log")
+        command.vhostUserDevices = devices
+        let prologue = "export PATH=/\(HostTools.binDirectory):$PATH\n"
+        try image.initrd(withScript: prologue + script, extraFiles: try HostTools.files(for: tools), at: command.initrd)
+        let qemu = try QemuProcess(command: command, outputPath: directory + "/qemu.log")
+        return (qemu, ConsoleLog(path: directory + "/console.log"))
+    }
+
+    /// Boots, waits for the guest to power off, and returns its console.
+    func run(script: String, in directory: String) throws -> ConsoleLog {
+        let (qemu, console) = try start(script: script, in: directory)
+        let status = qemu.wait(timeoutSeconds: GuestHarness.guestTimeout)
+        if status == nil { Issue.record("guest timed out; console:\n\(console.text.suffix(3000))") }
+        return console
+    }
+}
+
+extension ConsoleLog {
+    /// The value of the last "key=value" line the guest printed.
+    func value(_ key: String) -> String? {
+        // The serial console ends lines with "\r\n", which Swift treats as one Character.
+        text.components(separatedBy: .newlines).last(where: { $0.hasPrefix(key + "=") })
+            .map { String($0.dropFirst(key.count + 1)).trimmingCharacters(in: .whitespacesAndNewlines) }
+    }
 }

@@ -132,3 +132,19 @@ import Virtio
         #expect(calls == 0 && n.errors == 1)
     }
 }
+
+@Suite struct DeviceQueueLoops {
+    /// A device loop `repeat { pop } while rearm()` must end when the ring breaks with requests pending
+    /// (found by fuzz/run block: a head outside the table left one request pending forever).
+    @Test func rearmIsFalseOnceBroken() throws {
+        let f = try QueueFixture()
+        let q = DeviceQueue(index: 0, ring: f.device, notifier: RecordingNotifier(), logger: Logger(label: "test"))
+        try f.driver.publish(head: 39)
+        var rounds = 0
+        repeat {
+            while q.pop() != nil {}
+            rounds += 1
+        } while q.rearm() && rounds < 100
+        #expect(q.isBroken && rounds == 1)
+    }
+}

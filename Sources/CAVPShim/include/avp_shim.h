@@ -9,6 +9,9 @@
 #include <sys/types.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/uio.h>
+#include <linux/falloc.h>
+#include <linux/fs.h>
 
 // --- Memory ordering for rings shared with the guest (VIRTIO 1.2 §2.7.13) ---
 static inline void avp_fence_acquire(void) { __atomic_thread_fence(__ATOMIC_ACQUIRE); }
@@ -42,9 +45,42 @@ int avp_memfd_create(const char *name, unsigned int flags);
 ssize_t avp_getrandom(void *buf, size_t len, unsigned int flags);
 int avp_fallocate(int fd, int mode, off_t offset, off_t len);
 int avp_accept_cloexec(int sock);
+/// O_DIRECT (architecture-specific, hidden from Swift without _GNU_SOURCE).
+int avp_o_direct(void);
+/// pwritev2(2) (a GNU extension).
+ssize_t avp_pwritev2(int fd, const struct iovec *iov, int count, off_t offset, int flags);
 int avp_set_thread_name(const char *name);
 
 /// errno as an int (Swift's `errno` is fine too, but this keeps call sites uniform in C).
 int avp_errno(void);
+
+
+// --- io_uring without liburing: raw syscalls, mmap'ed rings (linux/io_uring.h) ---
+struct iovec;
+struct avp_uring {
+    int fd;
+    unsigned *sq_head, *sq_tail, *sq_mask, *sq_array, *sq_flags;
+    unsigned sq_entries;
+    void *sqes;
+    unsigned *cq_head, *cq_tail, *cq_mask;
+    unsigned cq_entries;
+    void *cqes;
+    void *sq_ring, *cq_ring;
+    size_t sq_ring_size, cq_ring_size, sqes_size;
+    /// SQEs prepared but not yet submitted.
+    unsigned pending;
+};
+/// Sets up a ring of `entries` submissions (CQ twice that). 0 or -errno.
+int avp_uring_init(struct avp_uring *ring, unsigned entries);
+void avp_uring_exit(struct avp_uring *ring);
+/// Preparation functions return 0, or -EBUSY when the submission queue is full.
+int avp_uring_prep_readv(struct avp_uring *ring, int fd, const struct iovec *iov, unsigned count, uint64_t offset, int rw_flags, uint64_t user_data);
+int avp_uring_prep_writev(struct avp_uring *ring, int fd, const struct iovec *iov, unsigned count, uint64_t offset, int rw_flags, uint64_t user_data);
+int avp_uring_prep_fdatasync(struct avp_uring *ring, int fd, uint64_t user_data);
+int avp_uring_prep_fallocate(struct avp_uring *ring, int fd, int mode, uint64_t offset, uint64_t length, uint64_t user_data);
+/// Submits what is prepared and waits for at least `wait` completions. Count submitted or -errno.
+int avp_uring_submit(struct avp_uring *ring, unsigned wait);
+/// Takes one completion if there is one: returns 1 and fills `user_data`/`result`, else 0.
+int avp_uring_next_completion(struct avp_uring *ring, uint64_t *user_data, int32_t *result);
 
 #endif

@@ -31,6 +31,7 @@ public final class VhostUserServer: @unchecked Sendable {
         static let listener: UInt64 = 1
         static let connection: UInt64 = 2
         static let kickBase: UInt64 = 1 << 16
+        static let deviceBase: UInt64 = 1 << 32
     }
 
     /// Seconds a front end may take to send the rest of a message it started.
@@ -46,6 +47,9 @@ public final class VhostUserServer: @unchecked Sendable {
         epoll = try Epoll()
         try epoll.add(stopEvent.rawValue, token: Token.stop)
         try epoll.add(listener.rawValue, token: Token.listener)
+        for fd in device.eventDescriptors {
+            try epoll.add(fd, token: Token.deviceBase + UInt64(UInt32(bitPattern: fd)))
+        }
     }
 
     public var connectionCount: Int { stats.withLock { $0.connections } }
@@ -82,6 +86,8 @@ public final class VhostUserServer: @unchecked Sendable {
                     accept()
                 case Token.connection:
                     receive(event.events)
+                case Token.deviceBase...:
+                    backend.device.handleEvent(descriptor: Int32(bitPattern: UInt32(truncatingIfNeeded: event.token - Token.deviceBase)))
                 default:
                     let queue = Int(event.token - Token.kickBase)
                     backend.kick(queue: queue)

@@ -1,0 +1,44 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CAVPShim
+import SystemCalls
+
+/// The file (or host block device) behind a virtual disk.
+public final class BlockImage: Sendable {
+    public let path: String
+    public let file: FileDescriptor
+    public let readOnly: Bool
+    public let direct: Bool
+    /// Size in 512-byte sectors (a partial last sector is not exposed).
+    public let capacitySectors: UInt64
+
+    public init(path: String, readOnly: Bool, direct: Bool) throws(Errno) {
+        self.path = path
+        self.readOnly = readOnly
+        self.direct = direct
+        var flags = readOnly ? O_RDONLY : O_RDWR
+        if direct { flags |= avp_o_direct() }
+        file = try FileDescriptor.open(path, flags: flags)
+        let end = lseek(file.rawValue, 0, SEEK_END)
+        guard end >= 0 else { throw Errno.current("lseek \(path)") }
+        capacitySectors = UInt64(end) / 512
+    }
+
+    /// fdatasync(2), for the synchronous paths (write-zeroes fallback, tests).
+    public func dataSync() throws(Errno) {
+        _ = try retryingSyscall("fdatasync") { fdatasync(file.rawValue) }
+    }
+
+    /// Writes zeroes with pwrite(2): the fallback when the file system cannot zero a range.
+    public func writeZeroes(offset: UInt64, length: UInt64) throws(Errno) {
+        let chunk = [UInt8](repeating: 0, count: 1 << 16)
+        var done: UInt64 = 0
+        while done < length {
+            let n = Int(min(UInt64(chunk.count), length - done))
+            let written = chunk.withUnsafeBytes { pwrite(file.rawValue, $0.baseAddress, n, off_t(offset + done)) }
+            guard written > 0 else { throw Errno.current("pwrite \(path)") }
+            done += UInt64(written)
+        }
+    }
+}
