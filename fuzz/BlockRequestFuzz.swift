@@ -22,13 +22,14 @@ private let addresses = RingAddresses(descriptorTable: GuestAddress(0x10040), av
 private let logger = Logger(label: "fuzz") { _ in SwiftLogNoOpLogHandler() }
 private let imagePath: String = {
     let path = NSTemporaryDirectory() + "avp-fuzz-block-\(getpid()).img"
-    FileManager.default.createFile(atPath: path, contents: Data(count: 1 << 20))
+    _ = FileManager.default.createFile(atPath: path, contents: Data(count: 1 << 20))
     return path
 }()
 private let device: BlockDevice = {
     var options = BlockDeviceOptions(imagePath: imagePath)
     options.serial = "FUZZ"
     let d = try! BlockDevice(options: options, logger: logger)
+    unlink(imagePath)  // the device keeps its descriptor; nothing is left behind
     d.acknowledge(features: VirtioFeatures.transport.union(d.deviceFeatures))
     return d
 }()
