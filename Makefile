@@ -6,10 +6,11 @@ setup:
 	scripts/host-setup
 	scripts/guest-image --print-dir >/dev/null
 
-# A guest under QEMU whose entropy device is AVP's vhost-user server; console on stdout.
+# The two-VM development platform of examples/two-vms.yaml, supervised until Ctrl-C;
+# attach to a VM's console from another terminal: .build/debug/avp console examples/two-vms.yaml ivi
 demo: setup
 	swift build
-	.build/debug/avp run
+	.build/debug/avp up examples/two-vms.yaml
 
 # Everything CI runs: unit tests, real-guest tests (QEMU 10.0), the entropy and block
 # real-guest tests again under QEMU 7.2, and a short fuzzing smoke run.

@@ -13,6 +13,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         // The only C in the project: what Swift cannot import from Glibc (CMSG macros, packed epoll_event, fences).
@@ -29,7 +30,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Platform", dependencies: [
-            "SystemCalls", "VhostUser", "Devices",
+            "SystemCalls", "VhostUser", "Devices", "Yams",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "avp", dependencies: [
@@ -46,6 +47,7 @@ let package = Package(
         .testTarget(name: "VirtioTests", dependencies: ["Virtio", "GuestMemory", "SystemCalls"]),
         .testTarget(name: "VhostUserTests", dependencies: ["VhostUser", "Devices", "Virtio", "GuestMemory", "SystemCalls"]),
         .testTarget(name: "DeviceTests", dependencies: ["Devices", "VhostUser", "Virtio", "GuestMemory", "SystemCalls"]),
+        .testTarget(name: "PlatformTests", dependencies: ["Platform", "Devices", "SystemCalls"]),
         .testTarget(name: "GuestTests", dependencies: ["Platform", "VhostUser", "SystemCalls"]),
     ],
     swiftLanguageModes: [.v6]

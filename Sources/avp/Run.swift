@@ -48,6 +48,7 @@ struct Run: ParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     func run() throws {
+        let signals = TerminationSignals()   // first: threads started later inherit the blocked mask
         _ = try logging.bootstrap()
         guard let machineType = QemuCommandLine.Machine(rawValue: machine) else {
             throw ValidationError("unknown machine '\(machine)': use q35 or microvm")
@@ -57,7 +58,6 @@ struct Run: ParsableCommand {
         if let initrd { image.initramfs = initrd }
         try image.check()
 
-        let signals = TerminationSignals()
         let logger = Logger(label: "avp.run")
         let stateDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("avp-run-\(getpid())").path
         try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)

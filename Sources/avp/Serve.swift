@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Devices
 import Logging
 import Platform
@@ -9,7 +10,7 @@ import VhostUser
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a device back end on a vhost-user socket.",
-        subcommands: [ServeEntropy.self, ServeBlock.self])
+        subcommands: [ServeEntropy.self, ServeBlock.self, ServeConsole.self])
 }
 
 struct ServeEntropy: ParsableCommand {
@@ -22,20 +23,19 @@ struct ServeEntropy: ParsableCommand {
             with guest RAM shared: -object memory-backend-memfd,id=mem,size=512M,share=on -machine memory-backend=mem
             """)
 
-    @Option(help: "Path of the vhost-user socket to listen on.")
-    var socket: String
-
+    @OptionGroup var endpoints: EndpointOptions
     @OptionGroup var logging: LoggingOptions
 
     func run() throws {
         _ = try logging.bootstrap()
         let signals = TerminationSignals()
         let logger = Logger(label: "avp.entropy")
-        let server = try VhostUserServer(socketPath: socket, device: EntropyDevice(logger: logger), logger: logger)
-        try server.start()
+        // One device and one worker thread per front end (vhost-user is one-to-one).
+        let servers = try endpoints.all.map { try VhostUserServer(endpoint: $0, device: EntropyDevice(logger: logger), logger: logger) }
+        for server in servers { try server.start() }
         let signal = signals.wait()
         logger.info("signal \(signal): stopping")
-        server.stop()
+        for server in servers { server.stop() }
     }
 }
 
@@ -52,8 +52,7 @@ struct ServeBlock: ParsableCommand {
             TOPOLOGY, RO and MQ. Statistics are logged when the server stops.
             """)
 
-    @Option(help: "Path of the vhost-user socket to listen on.")
-    var socket: String
+    @OptionGroup var endpoints: EndpointOptions
     @Option(help: "Image file (or host block device) to serve.")
     var file: String
     @Flag(help: "Expose the disk read-only (VIRTIO_BLK_F_RO); writes fail with IOERR.")
@@ -71,6 +70,12 @@ struct ServeBlock: ParsableCommand {
 
     @OptionGroup var logging: LoggingOptions
 
+    func validate() throws {
+        if endpoints.all.count > 1, !readOnly {
+            throw ValidationError("a writable image can be served to one front end only; add --read-only to share it")
+        }
+    }
+
     func run() throws {
         _ = try logging.bootstrap()
         let signals = TerminationSignals()
@@ -82,13 +87,61 @@ struct ServeBlock: ParsableCommand {
         options.cache = cache
         options.direct = direct
         options.blockSize = blockSize
-        let device = try BlockDevice(options: options, logger: logger)
-        let server = try VhostUserServer(socketPath: socket, device: device, logger: logger)
+        let devices = try endpoints.all.map { _ in try BlockDevice(options: options, logger: logger) }
+        let servers = try zip(endpoints.all, devices).map { try VhostUserServer(endpoint: $0, device: $1, logger: logger) }
+        let device = devices[0]
         logger.info("\(file): \(device.image.capacitySectors / 2048) MiB, \(queues) queue(s), \(cache), \(readOnly ? "read-only, " : "")\(direct ? "O_DIRECT, " : "")\(device.engineName)")
-        try server.start()
+        for server in servers { try server.start() }
         let signal = signals.wait()
         logger.info("signal \(signal): stopping")
-        server.stop()
-        logger.notice("statistics: \(device.statistics)")
+        for server in servers { server.stop() }
+        for device in devices { logger.notice("statistics: \(device.statistics)") }
+    }
+}
+
+struct ServeConsole: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "console",
+        abstract: "Host side of a VM's text console (AVPS-v2.0-47): log file plus attachable socket.",
+        discussion: """
+            The guest's virtio console port 0 (hvc0) is QEMU's virtconsole on a virtio-serial device whose
+            chardev connects to --socket:
+              -device virtio-serial-pci,id=vs0 -chardev socket,id=hvc0,path=SOCKET \\
+              -device virtconsole,chardev=hvc0,nr=0,bus=vs0.0
+            Everything the guest writes is appended to --log; `avp console` (or socat) attaches to --attach.
+            """)
+
+    @Option(help: "Socket the VMM's console chardev connects to.") var socket: String
+    @Option(help: "Socket interactive clients attach to.") var attach: String
+    @Option(help: "Log file that receives all console output.") var log: String
+    @OptionGroup var logging: LoggingOptions
+
+    func run() throws {
+        _ = try logging.bootstrap()
+        let signals = TerminationSignals()
+        let logger = Logger(label: "avp.console")
+        let hub = try ConsoleHub(guestSocket: socket, attachSocket: attach, logPath: log, logger: logger)
+        try hub.start()
+        logger.info("console: guest on \(socket), clients on \(attach), log \(log)")
+        let signal = signals.wait()
+        logger.info("signal \(signal): stopping")
+        hub.stop()
+        unlink(socket)
+        unlink(attach)
+    }
+}
+
+/// Where a device server meets its VMMs: sockets it listens on, or VMM sockets it connects to.
+struct EndpointOptions: ParsableArguments {
+    @Option(help: "A vhost-user socket to listen on (the VMM connects); repeat to serve several VMs from one process.")
+    var socket: [String] = []
+    @Option(help: ArgumentHelp("A VMM's listening vhost-user socket to connect to, and to reconnect to when the VMM restarts "
+        + "(QEMU: -chardev socket,server=on,wait=on); repeatable.", valueName: "socket"))
+    var connect: [String] = []
+
+    var all: [VhostUserServer.Endpoint] { socket.map { .listen($0) } + connect.map { .connect($0) } }
+
+    func validate() throws {
+        if all.isEmpty { throw ValidationError("give at least one --socket or --connect") }
     }
 }

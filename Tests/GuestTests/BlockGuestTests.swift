@@ -30,7 +30,7 @@ import Testing
 
     func makeDisk(_ dir: String, _ name: String, sizeMiB: Int, contents: [UInt8] = [], options: [String] = []) throws -> Disk {
         let image = dir + "/\(name).img"
-        FileManager.default.createFile(atPath: image, contents: Data(contents))
+        _ = FileManager.default.createFile(atPath: image, contents: Data(contents))
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: image))
         try handle.truncate(atOffset: UInt64(sizeMiB) << 20)
         try handle.close()

@@ -52,7 +52,7 @@ final class ServerProcess {
         self.logPath = logPath
         process.executableURL = URL(fileURLWithPath: try GuestHarness.avpBinary())
         process.arguments = arguments
-        FileManager.default.createFile(atPath: logPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         process.standardOutput = log
         process.standardError = log

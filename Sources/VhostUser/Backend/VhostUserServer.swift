@@ -10,11 +10,33 @@ import Virtio
 /// loop over the listening socket, the front-end connection, the queues' kick
 /// eventfds and a stop eventfd. One front end at a time; when it leaves (or breaks
 /// the protocol) the device is reset and the next front end is accepted.
+///
+/// In `.connect` mode the roles on the socket are reversed — the VMM listens
+/// (QEMU `-chardev socket,server=on,wait=on`) and the back end connects, retrying —
+/// which lets a restarted back end reattach to a running VM even for device models
+/// that cannot wait for a reconnecting client (QEMU's vhost-user-base devices).
 public final class VhostUserServer: @unchecked Sendable {
-    public let socketPath: String
+    public enum Endpoint: Sendable, CustomStringConvertible {
+        /// Listen on the path; the VMM connects.
+        case listen(String)
+        /// Connect to the VMM's listening socket, and again whenever it goes away.
+        case connect(String)
+
+        public var path: String {
+            switch self { case let .listen(p), let .connect(p): return p }
+        }
+        public var description: String {
+            switch self { case let .listen(p): return "listening on \(p)"; case let .connect(p): return "connecting to \(p)" }
+        }
+    }
+
+    public let endpoint: Endpoint
+    public var socketPath: String { endpoint.path }
     private let backend: VhostUserBackend
     private let logger: Logger
-    private let listener: UnixSocket
+    private let listener: UnixSocket?
+    /// How often a back end in `.connect` mode tries to reach its VMM.
+    static let reconnectMilliseconds: Int32 = 100
     private let stopEvent: EventFD
     private let epoll: Epoll
     private var thread: OSThread?
@@ -38,15 +60,20 @@ public final class VhostUserServer: @unchecked Sendable {
     public static let messageTimeoutSeconds = 5
 
     /// Binds `socketPath` now (so a VMM can be started right after) and serves once `start()` runs.
-    public init(socketPath: String, device: VirtioDevice, logger: Logger) throws {
-        self.socketPath = socketPath
+    public convenience init(socketPath: String, device: VirtioDevice, logger: Logger) throws {
+        try self.init(endpoint: .listen(socketPath), device: device, logger: logger)
+    }
+
+    /// Listens now (`.listen`) or connects once started (`.connect`).
+    public init(endpoint: Endpoint, device: VirtioDevice, logger: Logger) throws {
+        self.endpoint = endpoint
         self.logger = logger
         backend = VhostUserBackend(device: device, logger: logger)
-        listener = try UnixSocket.listen(at: socketPath)
+        if case let .listen(path) = endpoint { listener = try UnixSocket.listen(at: path) } else { listener = nil }
         stopEvent = try EventFD()
         epoll = try Epoll()
         try epoll.add(stopEvent.rawValue, token: Token.stop)
-        try epoll.add(listener.rawValue, token: Token.listener)
+        if let listener { try epoll.add(listener.rawValue, token: Token.listener) }
         for fd in device.eventDescriptors {
             try epoll.add(fd, token: Token.deviceBase + UInt64(UInt32(bitPattern: fd)))
         }
@@ -66,14 +93,19 @@ public final class VhostUserServer: @unchecked Sendable {
         stopEvent.signal()
         thread?.join()
         thread = nil
-        unlink(socketPath)
+        if case let .listen(path) = endpoint { unlink(path) }
     }
 
     private func run() {
-        logger.info("serving \(backend.device.deviceType) on \(socketPath)")
+        logger.info("serving \(backend.device.deviceType), \(endpoint)")
         while true {
+            var timeout: Int32 = -1
+            if case let .connect(path) = endpoint, channel == nil {
+                connect(to: path)
+                if channel == nil { timeout = Self.reconnectMilliseconds }
+            }
             let events: [Epoll.Event]
-            do { events = try epoll.wait() } catch {
+            do { events = try epoll.wait(timeoutMilliseconds: timeout) } catch {
                 logger.critical("epoll_wait failed: \(error)")
                 return
             }
@@ -97,20 +129,32 @@ public final class VhostUserServer: @unchecked Sendable {
     }
 
     private func accept() {
-        guard channel == nil else { return }
+        guard channel == nil, let listener else { return }
         do {
             let socket = try listener.accept()
-            let newChannel = VhostUserChannel(socket: socket)
-            newChannel.setReceiveTimeout(seconds: Self.messageTimeoutSeconds)
-            try epoll.add(socket.rawValue, events: [.readable, .peerClosed], token: Token.connection)
             // One front end at a time: stop accepting until this one leaves.
             epoll.remove(listener.rawValue)
-            channel = newChannel
-            let n = stats.withLock { s in s.connections += 1; s.connected = true; return s.connections }
-            logger.info("front end connected (connection \(n))")
+            try attach(socket)
         } catch {
             logger.error("accept failed: \(error)")
         }
+    }
+
+    /// `.connect` mode: one attempt to reach the VMM (quietly; it may not be up yet).
+    private func connect(to path: String) {
+        guard let socket = try? UnixSocket.connect(to: path) else { return }
+        do { try attach(socket) } catch {
+            logger.error("cannot use the connection to \(path): \(error)")
+        }
+    }
+
+    private func attach(_ socket: UnixSocket) throws {
+        let newChannel = VhostUserChannel(socket: socket)
+        newChannel.setReceiveTimeout(seconds: Self.messageTimeoutSeconds)
+        try epoll.add(socket.rawValue, events: [.readable, .peerClosed], token: Token.connection)
+        channel = newChannel
+        let n = stats.withLock { s in s.connections += 1; s.connected = true; return s.connections }
+        logger.info("front end connected (connection \(n))")
     }
 
     private func receive(_ events: Epoll.Events) {
@@ -156,8 +200,10 @@ public final class VhostUserServer: @unchecked Sendable {
         self.channel = nil
         backend.disconnect()
         stats.withLock { $0.connected = false }
-        do { try epoll.add(listener.rawValue, token: Token.listener) } catch {
-            logger.critical("cannot listen again: \(error)")
+        if let listener {
+            do { try epoll.add(listener.rawValue, token: Token.listener) } catch {
+                logger.critical("cannot listen again: \(error)")
+            }
         }
     }
 }

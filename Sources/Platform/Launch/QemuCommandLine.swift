@@ -89,6 +89,15 @@ public struct QemuCommandLine: Sendable {
     public var builtinDevices: [BuiltinDevice] = []
     /// TSC frequency handed to the kernel under TCG (calibration can hang otherwise).
     public var tscKHz: Int?
+    /// A virtio console (QEMU's virtio-serial with a console on port 0, the guest's hvc0)
+    /// whose byte stream goes to this Unix socket (AVP's console hub listens there).
+    public var consoleSocket: String?
+    /// Chardev option that makes QEMU reconnect to the console server when it restarted
+    /// ("reconnect-ms=500" on QEMU 9.2 and later, "reconnect=1" before).
+    public var reconnect: String?
+    /// QEMU listens on the vhost-user sockets and waits for the back ends to connect
+    /// (`server=on,wait=on`), so a restarted back end can reattach to the running VM.
+    public var vhostUserServerMode = false
 
     public init(kernel: String, initrd: String) {
         self.kernel = kernel
@@ -116,13 +125,20 @@ public struct QemuCommandLine: Sendable {
         a += ["-object", "memory-backend-memfd,id=mem,size=\(memoryMiB)M,share=on"]
         a += ["-kernel", kernel, "-initrd", initrd, "-append", fullKernelArguments.joined(separator: " ")]
         switch serial {
-        case .none: break
+        case .none: a += ["-serial", "none", "-monitor", "none", "-parallel", "none"]
         case .stdio: a += ["-chardev", "stdio,id=console,signal=on", "-serial", "chardev:console"]
         case let .file(path): a += ["-chardev", "file,id=console,path=\(path)", "-serial", "chardev:console"]
         }
+        let reconnectOption = reconnect.map { "," + $0 } ?? ""
+        let vhostMode = vhostUserServerMode ? ",server=on,wait=on" : ""
         for d in vhostUserDevices {
-            a += ["-chardev", "socket,id=\(d.id),path=\(d.socketPath)",
+            a += ["-chardev", "socket,id=\(d.id),path=\(d.socketPath)\(vhostMode)",
                   "-device", ([d.kind.modelName(on: machine), "chardev=\(d.id)", "id=\(d.id)-dev"] + d.kind.properties).joined(separator: ",")]
+        }
+        if let consoleSocket {
+            a += ["-device", "\(transportName("virtio-serial")),id=vserial0",
+                  "-chardev", "socket,id=hvc0,path=\(consoleSocket)\(reconnectOption)",
+                  "-device", "virtconsole,chardev=hvc0,nr=0,bus=vserial0.0"]
         }
         for (i, device) in builtinDevices.enumerated() {
             switch device {
@@ -140,6 +156,7 @@ public struct QemuCommandLine: Sendable {
     public var fullKernelArguments: [String] {
         var k: [String] = []
         if case .none = serial {} else { k.append("console=ttyS0") }
+        if consoleSocket != nil { k += ["console=hvc0", "avp.getty=hvc0"] }
         k += ["panic=-1", "loglevel=4"]
         if accelerator == .tcg, let tscKHz { k.append("tsc_early_khz=\(tscKHz)") }
         return k + kernelArguments

@@ -1,0 +1,79 @@
+import Devices
+import SystemCalls
+
+/// A VM's virtual hardware as a device tree (AVPS-v2.0-3): memory, CPUs, each
+/// virtio device on its transport (PCI functions on q35, virtio-mmio windows on
+/// microvm) with the AVP server behind it, and /chosen with the boot arguments, a
+/// fresh 64-bit kaslr-seed (AVPS-v2.0-42) and an rng-seed, both from getrandom(2).
+public enum VirtualHardware {
+    /// Guest RAM below this address on both machines; the rest goes above 4 GiB.
+    static let lowMemoryLimit: UInt64 = 0xB000_0000
+    static let pciECAM: UInt64 = 0xB000_0000
+    /// microvm's virtio-mmio windows (QEMU hw/i386/microvm.c): 512 bytes each from here, GSI 16 up.
+    static let mmioBase: UInt64 = 0xFEB0_0000
+    static let mmioSize: UInt64 = 0x200
+
+    public static func deviceTree(platform: Platform, vm: Platform.VM, plan: PlatformPlan.VMLaunch?) throws -> DeviceTreeNode {
+        var chosen = DeviceTreeNode("chosen", properties: [
+            ("bootargs", .string((plan?.command.fullKernelArguments ?? vm.cmdline.split(separator: " ").map(String.init)).joined(separator: " "))),
+            ("kaslr-seed", .u64(try SystemRandom.uint64())),
+            ("rng-seed", .bytes(try SystemRandom.bytes(64))),
+        ])
+        if vm.hasConsole { chosen.properties.append(("stdout-path", .string("/virtio-console"))) }
+
+        let memory = UInt64(vm.memoryMiB) << 20
+        var memoryNodes: [DeviceTreeNode] = []
+        let low = min(memory, lowMemoryLimit)
+        memoryNodes.append(DeviceTreeNode("memory@0", properties: [
+            ("device_type", .string("memory")), ("reg", .cells(cells64(0) + cells64(low)))]))
+        if memory > low {
+            memoryNodes.append(DeviceTreeNode("memory@100000000", properties: [
+                ("device_type", .string("memory")), ("reg", .cells(cells64(1 << 32) + cells64(memory - low)))]))
+        }
+
+        let cpus = DeviceTreeNode("cpus", properties: [("#address-cells", .cells([1])), ("#size-cells", .cells([0]))],
+                                  children: (0..<vm.cpus).map { i in
+                                      DeviceTreeNode("cpu@\(i)", properties: [
+                                          ("device_type", .string("cpu")), ("compatible", .string("x86-64")), ("reg", .cells([UInt32(i)]))])
+                                  })
+
+        // Devices in the order QEMU places them (vhost-user devices, then the console).
+        var devices: [(kind: String, id: UInt32, server: String)] = vm.devices.enumerated().compactMap { i, d in
+            guard d.kind != .console else { return nil }
+            return (d.kind.rawValue, d.kind == .block ? 2 : 4, d.server ?? "\(vm.name)-\(d.kind.rawValue)\(i)")
+        }
+        if vm.hasConsole { devices.append(("console", 3, "\(vm.name)-console")) }
+
+        var children = [chosen] + memoryNodes + [cpus]
+        switch vm.machine {
+        case .microvm:
+            for (slot, d) in devices.enumerated() {
+                let address = mmioBase + UInt64(slot) * mmioSize
+                children.append(DeviceTreeNode("virtio_mmio@\(String(address, radix: 16))", properties: [
+                    ("compatible", .string("virtio,mmio")), ("reg", .cells(cells64(address) + cells64(mmioSize))),
+                    ("interrupts", .cells([16 + UInt32(slot)])), ("avp,device", .string(d.kind)),
+                    ("avp,virtio-device-id", .cells([d.id])), ("avp,server", .string(d.server))]))
+            }
+        case .q35:
+            let functions = devices.enumerated().map { slot, d in
+                // Slot 0 is the host bridge; devices follow in command-line order.
+                DeviceTreeNode("virtio@\(slot + 1),0", properties: [
+                    ("compatible", .string("pci1af4,\(String(0x1040 + d.id, radix: 16))")),
+                    ("reg", .cells([UInt32(slot + 1) << 11, 0, 0, 0, 0])), ("avp,device", .string(d.kind)),
+                    ("avp,server", .string(d.server))])
+            }
+            children.append(DeviceTreeNode("pcie@\(String(pciECAM, radix: 16))", properties: [
+                ("compatible", .string("pci-host-ecam-generic")), ("device_type", .string("pci")),
+                ("#address-cells", .cells([3])), ("#size-cells", .cells([2])), ("bus-range", .cells([0, 255])),
+                ("reg", .cells(cells64(pciECAM) + cells64(0x1000_0000)))], children: functions))
+        }
+
+        return DeviceTreeNode("", properties: [
+            ("#address-cells", .cells([2])), ("#size-cells", .cells([2])),
+            ("compatible", .strings(["avp,virtual-platform", "avp,\(vm.machine.rawValue)"])),
+            ("model", .string("AVP virtual platform \(platform.name)/\(vm.name) (\(platform.profile.rawValue))")),
+        ], children: children)
+    }
+
+    static func cells64(_ v: UInt64) -> [UInt32] { [UInt32(v >> 32), UInt32(truncatingIfNeeded: v)] }
+}

@@ -1,0 +1,137 @@
+import Devices
+import Foundation
+
+/// What `avp up` starts for a checked platform: device server processes (`avp serve
+/// ...`), one QEMU per VM, and where each writes its socket and log in the state
+/// directory. Pure data, so `avp up --dry-run` and the tests can inspect it.
+public struct PlatformPlan: Sendable {
+    public struct ServerLaunch: Sendable {
+        public var name: String
+        public var kind: DeviceKind
+        /// Arguments after the `avp` executable.
+        public var arguments: [String]
+        /// Sockets the server listens on (waited for before the VMs start); vhost-user servers
+        /// connect to their VMs' sockets instead and list none.
+        public var sockets: [String]
+        public var logPath: String
+    }
+
+    public struct VMLaunch: Sendable {
+        public var name: String
+        public var command: QemuCommandLine
+        public var restart: VMSpec.RestartPolicy
+        public var logPath: String
+        public var serialLogPath: String?
+        public var consoleLogPath: String?
+        public var attachSocket: String?
+        /// Servers this VM's devices depend on.
+        public var servers: [String]
+    }
+
+    public var platform: Platform
+    public var stateDirectory: String
+    public var servers: [ServerLaunch] = []
+    public var vms: [VMLaunch] = []
+
+    public var socketDirectory: String { stateDirectory + "/sockets" }
+    public var logDirectory: String { stateDirectory + "/logs" }
+    public var statusPath: String { stateDirectory + "/status.json" }
+    public var pidPath: String { stateDirectory + "/supervisor.pid" }
+
+    /// `$AVP_STATE_DIR/NAME`, else `/tmp/avp-UID/NAME` (short: sockets live there).
+    public static func defaultStateDirectory(for platform: Platform) -> String {
+        let base = ProcessInfo.processInfo.environment["AVP_STATE_DIR"] ?? "/tmp/avp-\(getuid())"
+        return base + "/" + platform.name
+    }
+
+    public init(platform: Platform, stateDirectory: String? = nil, qemu: String = "qemu-system-x86_64",
+                accelerator: QemuCommandLine.Accelerator, qemuVersion: QemuVersion?) throws {
+        self.platform = platform
+        self.stateDirectory = stateDirectory ?? Self.defaultStateDirectory(for: platform)
+        let sockets = self.stateDirectory + "/sockets"
+        let logs = self.stateDirectory + "/logs"
+        let production = platform.profile == .production
+
+        // Shared servers: one process, one socket per VM that uses it.
+        var sharedSockets: [String: [String: String]] = [:]   // server → vm → socket
+        for server in platform.servers {
+            var perVM: [String: String] = [:]
+            for vm in platform.vms where vm.devices.contains(where: { $0.server == server.name }) {
+                perVM[vm.name] = "\(sockets)/\(server.name)-\(vm.name).sock"
+            }
+            sharedSockets[server.name] = perVM
+            guard !perVM.isEmpty else { continue }
+            let list = platform.vms.compactMap { perVM[$0.name] }
+            servers.append(ServerLaunch(name: server.name, kind: server.kind,
+                                        arguments: Self.serveArguments(server.kind, block: server.block, sockets: list),
+                                        sockets: [], logPath: "\(logs)/server-\(server.name).log"))
+        }
+
+        for vm in platform.vms {
+            var command = QemuCommandLine(kernel: vm.kernel, initrd: vm.initrd)
+            command.qemu = qemu
+            command.machine = vm.machine
+            command.accelerator = accelerator
+            command.memoryMiB = vm.memoryMiB
+            command.cpus = vm.cpus
+            command.tscKHz = HostCPU.tscKHz()
+            command.reconnect = qemuVersion?.reconnectOption ?? "reconnect-ms=500"
+            command.vhostUserServerMode = true
+            command.kernelArguments = vm.cmdline.split(separator: " ").map(String.init)
+            var launch = VMLaunch(name: vm.name, command: command, restart: vm.restart,
+                                  logPath: "\(logs)/vm-\(vm.name).log", servers: [])
+            if production {
+                launch.command.serial = .none
+            } else {
+                launch.serialLogPath = "\(logs)/vm-\(vm.name).serial.log"
+                launch.command.serial = .file(launch.serialLogPath!)
+            }
+            for (index, device) in vm.devices.enumerated() {
+                let id = "\(device.kind.rawValue)\(index)"
+                if let shared = device.server, let socket = sharedSockets[shared]?[vm.name] {
+                    launch.servers.append(shared)
+                    launch.command.vhostUserDevices.append(.init(kind: Self.vhostKind(device.kind, block: platform.servers.first { $0.name == shared }?.block),
+                                                                 socketPath: socket, id: id))
+                    continue
+                }
+                let serverName = "\(vm.name)-\(id)"
+                let socket = "\(sockets)/\(serverName).sock"
+                launch.servers.append(serverName)
+                switch device.kind {
+                case .console:
+                    let attach = "\(sockets)/\(vm.name).console"
+                    let log = "\(logs)/vm-\(vm.name).console.log"
+                    launch.command.consoleSocket = socket
+                    launch.consoleLogPath = log
+                    launch.attachSocket = attach
+                    servers.append(ServerLaunch(name: serverName, kind: .console,
+                                                arguments: ["serve", "console", "--socket", socket, "--attach", attach, "--log", log],
+                                                sockets: [socket, attach], logPath: "\(logs)/server-\(serverName).log"))
+                case .entropy, .block:
+                    servers.append(ServerLaunch(name: serverName, kind: device.kind,
+                                                arguments: Self.serveArguments(device.kind, block: device.block, sockets: [socket]),
+                                                sockets: [], logPath: "\(logs)/server-\(serverName).log"))
+                    launch.command.vhostUserDevices.append(.init(kind: Self.vhostKind(device.kind, block: device.block), socketPath: socket, id: id))
+                }
+            }
+            if production { try ProductionLockdown.verify(launch.command.arguments) }
+            vms.append(launch)
+        }
+    }
+
+    static func vhostKind(_ kind: DeviceKind, block: BlockDeviceOptions?) -> QemuCommandLine.VhostUserDevice.Kind {
+        kind == .block ? .block(queues: block?.queueCount ?? 1) : .rng
+    }
+
+    static func serveArguments(_ kind: DeviceKind, block: BlockDeviceOptions?, sockets: [String]) -> [String] {
+        // The VMs listen (QEMU server=on,wait=on); the server connects, and reconnects after a restart.
+        var a = ["serve", kind.rawValue] + sockets.flatMap { ["--connect", $0] }
+        if kind == .block, let b = block {
+            a += ["--file", b.imagePath, "--queues", String(b.queueCount), "--cache", b.cache.rawValue]
+            if b.readOnly { a.append("--read-only") }
+            if b.direct { a.append("--direct") }
+            if !b.serial.isEmpty { a += ["--serial", b.serial] }
+        }
+        return a
+    }
+}

@@ -1,0 +1,148 @@
+/// A platform file: the VMs of one machine, their devices and the policies that
+/// hold for all of them. Decoded from YAML with Yams once `PlatformSchema` has
+/// checked its shape (see `PlatformLoader`).
+public struct PlatformFile: Codable, Sendable, Equatable {
+    /// AVPS-v2.0-48: a production platform has no console of any kind.
+    public enum Profile: String, Codable, Sendable, CaseIterable {
+        case development, production
+    }
+
+    /// Names the platform (state directory, logs); defaults to the file's name.
+    public var name: String?
+    public var profile: Profile
+    /// Device servers shared by several VMs, declared once and referenced by name.
+    public var servers: [ServerSpec]?
+    public var vms: [VMSpec]
+}
+
+/// The kinds of device AVP serves.
+public enum DeviceKind: String, Codable, Sendable, CaseIterable {
+    case entropy, block, console
+}
+
+/// Options of a block device, shared by private devices and shared servers.
+public struct BlockSpec: Codable, Sendable, Equatable {
+    public var image: String?
+    public var readOnly: Bool?
+    public var serial: String?
+    public var queues: Int?
+    public var cache: String?
+    public var direct: Bool?
+
+    enum CodingKeys: String, CodingKey {
+        case image, readOnly = "read-only", serial, queues, cache, direct
+    }
+}
+
+/// A shared device server.
+public struct ServerSpec: Codable, Sendable, Equatable {
+    public var name: String
+    public var type: DeviceKind
+    public var block: BlockSpec
+
+    enum CodingKeys: String, CodingKey { case name, type }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        type = try c.decode(DeviceKind.self, forKey: .type)
+        block = try BlockSpec(from: decoder)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(name, forKey: .name)
+        try c.encode(type, forKey: .type)
+        try block.encode(to: encoder)
+    }
+}
+
+/// A device of one VM: either served privately for it (options inline) or a
+/// reference to a shared server (`server:`).
+public struct DeviceSpec: Codable, Sendable, Equatable {
+    public var type: DeviceKind
+    public var server: String?
+    public var block: BlockSpec
+
+    enum CodingKeys: String, CodingKey { case type, server }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        type = try c.decode(DeviceKind.self, forKey: .type)
+        server = try c.decodeIfPresent(String.self, forKey: .server)
+        block = try BlockSpec(from: decoder)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(type, forKey: .type)
+        try c.encodeIfPresent(server, forKey: .server)
+        try block.encode(to: encoder)
+    }
+}
+
+/// One virtual machine.
+public struct VMSpec: Codable, Sendable, Equatable {
+    public enum RestartPolicy: String, Codable, Sendable, CaseIterable {
+        /// Restart whenever the VM exits (a guest power-off included).
+        case always
+        /// Restart when QEMU fails or is killed, not after a clean power-off.
+        case onFailure = "on-failure"
+        /// Leave the VM down once it exits.
+        case never
+    }
+
+    public var name: String
+    /// q35 (virtio-pci) or microvm (virtio-mmio).
+    public var machine: QemuCommandLine.Machine?
+    public var cpus: Int?
+    /// "512M", "1G" or a number of MiB.
+    public var memory: MemorySize?
+    /// A kernel image, or "default" for the guest image built by scripts/guest-image.
+    public var kernel: String?
+    public var initrd: String?
+    public var cmdline: String?
+    public var restart: RestartPolicy?
+    public var devices: [DeviceSpec]?
+}
+
+extension QemuCommandLine.Machine: Codable {}
+
+/// A memory size: "512M", "2G", "65536K" or a plain number of MiB.
+public struct MemorySize: Codable, Sendable, Equatable, CustomStringConvertible {
+    public var mebibytes: Int
+
+    public init(mebibytes: Int) { self.mebibytes = mebibytes }
+
+    public init?(parsing text: String) {
+        let t = text.trimmingCharacters(in: .whitespaces).uppercased()
+        let units: [(String, Double)] = [("GIB", 1024), ("MIB", 1), ("KIB", 1.0 / 1024), ("G", 1024), ("M", 1), ("K", 1.0 / 1024)]
+        for (suffix, factor) in units where t.hasSuffix(suffix) {
+            guard let n = Double(t.dropLast(suffix.count)), n > 0 else { return nil }
+            mebibytes = Int(n * factor)
+            return
+        }
+        guard let n = Int(t), n > 0 else { return nil }
+        mebibytes = n
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if let n = try? c.decode(Int.self) {
+            mebibytes = n
+        } else if let size = MemorySize(parsing: try c.decode(String.self)) {
+            self = size
+        } else {
+            throw DecodingError.dataCorruptedError(in: c, debugDescription: "not a memory size")
+        }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode("\(mebibytes)M")
+    }
+
+    public var description: String { mebibytes % 1024 == 0 ? "\(mebibytes / 1024)G" : "\(mebibytes)M" }
+}
+
+import Foundation

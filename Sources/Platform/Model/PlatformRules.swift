@@ -1,0 +1,200 @@
+import Devices
+import Foundation
+
+/// The rules a schema cannot express: names unique, references declared, files
+/// present, sizes sensible, one writer per image, and the production profile's
+/// lockdown (AVPS-v2.0-48: no console of any kind). Produces the resolved `Platform`.
+struct PlatformRules {
+    static let minimumMemoryMiB = 128
+    static let defaultMemoryMiB = 512
+
+    let file: PlatformFile
+    let path: String
+    let marks: [String: (line: Int, column: Int)]
+    private(set) var diagnostics: [Diagnostic] = []
+
+    init(file: PlatformFile, path: String, marks: [String: (line: Int, column: Int)]) {
+        self.file = file
+        self.path = path
+        self.marks = marks
+    }
+
+    private var directory: String { URL(fileURLWithPath: path).deletingLastPathComponent().path }
+
+    mutating func apply() -> Platform {
+        let production = file.profile == .production
+        var servers: [Platform.Server] = []
+        var serverNames: [String: DeviceKind] = [:]
+        var writers: [String: String] = [:]   // image → first read-write user
+
+        for (i, spec) in (file.servers ?? []).enumerated() {
+            let at = "servers[\(i)]"
+            if serverNames[spec.name] != nil {
+                error(at + ".name", "a server named '\(spec.name)' is already declared", fix: "give each server its own name")
+            }
+            serverNames[spec.name] = spec.type
+            switch spec.type {
+            case .console:
+                error(at + ".type", "a console serves one VM and cannot be shared",
+                      fix: "add '- type: console' to the VM's devices instead")
+            case .entropy:
+                rejectBlockOptions(spec.block, at: at, kind: .entropy)
+                servers.append(.init(name: spec.name, kind: .entropy, block: nil))
+            case .block:
+                if let options = blockOptions(spec.block, at: at, writers: &writers, user: "server '\(spec.name)'") {
+                    servers.append(.init(name: spec.name, kind: .block, block: options))
+                }
+            }
+        }
+
+        var vms: [Platform.VM] = []
+        var vmNames: Set<String> = []
+        for (v, spec) in file.vms.enumerated() {
+            let at = "vms[\(v)]"
+            if !vmNames.insert(spec.name).inserted {
+                error(at + ".name", "a VM named '\(spec.name)' is already declared", fix: "give each VM its own name")
+            }
+            let machine = spec.machine ?? .q35
+            let memory = spec.memory?.mebibytes ?? Self.defaultMemoryMiB
+            if memory < Self.minimumMemoryMiB {
+                error(at + ".memory", "\(memory) MiB of memory is too small for a Linux guest",
+                      fix: "use at least \(Self.minimumMemoryMiB)M")
+            }
+            let image = GuestImage.default
+            let kernel = resolveFile(spec.kernel, default: image.kernel(for: machine), at: at + ".kernel", what: "kernel")
+            let initrd = resolveFile(spec.initrd, default: image.initramfs, at: at + ".initrd", what: "initrd")
+            let cmdline = spec.cmdline ?? ""
+            if production {
+                for word in cmdline.split(separator: " ") where word.hasPrefix("console=") || word.hasPrefix("avp.shell") || word.hasPrefix("avp.getty") {
+                    error(at + ".cmdline", "'\(word)' asks for a console, which the production profile forbids (AVPS-v2.0-48)",
+                          fix: "remove it from cmdline")
+                }
+            }
+
+            var devices: [Platform.Device] = []
+            var consoles = 0
+            var entropy = false
+            for (d, device) in (spec.devices ?? []).enumerated() {
+                let dat = "\(at).devices[\(d)]"
+                if device.type == .console {
+                    consoles += 1
+                    if production {
+                        error(dat + ".type", "VM '\(spec.name)' has a console, but the production profile allows no console of any kind (AVPS-v2.0-48)",
+                              fix: "remove this device, or use 'profile: development'")
+                    } else if consoles > 1 {
+                        error(dat + ".type", "VM '\(spec.name)' already has a console", fix: "keep one console device")
+                    }
+                }
+                if device.type == .entropy { entropy = true }
+                if let server = device.server {
+                    guard let kind = serverNames[server] else {
+                        error(dat + ".server", "device refers to server '\(server)', which is not declared",
+                              fix: serverNames.isEmpty ? "declare it under 'servers:'" :
+                                "declare it under 'servers:' or use one of: \(serverNames.keys.sorted().joined(separator: ", "))")
+                        continue
+                    }
+                    if kind != device.type {
+                        error(dat + ".server", "server '\(server)' is a \(kind.rawValue) server, not \(device.type.rawValue)",
+                              fix: "set 'type: \(kind.rawValue)' or refer to a \(device.type.rawValue) server")
+                    }
+                    if device.block != BlockSpec() {
+                        error(dat + ".server", "options of a shared device belong to its server",
+                              fix: "move them to the server '\(server)' under 'servers:'")
+                    }
+                    devices.append(.init(kind: device.type, server: server, block: nil))
+                    continue
+                }
+                switch device.type {
+                case .entropy, .console:
+                    rejectBlockOptions(device.block, at: dat, kind: device.type)
+                    devices.append(.init(kind: device.type, server: nil, block: nil))
+                case .block:
+                    if let options = blockOptions(device.block, at: dat, writers: &writers, user: "VM '\(spec.name)'") {
+                        devices.append(.init(kind: .block, server: nil, block: options))
+                    }
+                }
+            }
+            if !entropy {
+                warning(at + ".name", "VM '\(spec.name)' has no entropy device (AVPS-v2.0-40 requires one)",
+                        fix: "add '- type: entropy'")
+            }
+            vms.append(.init(name: spec.name, machine: machine, cpus: spec.cpus ?? 1, memoryMiB: memory, kernel: kernel,
+                             initrd: initrd, cmdline: cmdline, restart: spec.restart ?? .onFailure, devices: devices))
+        }
+
+        let name = file.name ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+            .lowercased().replacingOccurrences(of: "_", with: "-")
+        return Platform(name: name, profile: file.profile, path: path, servers: servers, vms: vms)
+    }
+
+    // MARK: Helpers
+
+    private mutating func blockOptions(_ spec: BlockSpec, at: String, writers: inout [String: String], user: String) -> BlockDeviceOptions? {
+        guard let image = spec.image else {
+            error(at + ".type", "a block device needs an image", fix: "add 'image: disk.img' (a raw image file)")
+            return nil
+        }
+        let path = absolute(image)
+        var isDirectory: ObjCBool = false
+        if !FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) || isDirectory.boolValue {
+            error(at + ".image", "image \(path) does not exist", fix: "create it, e.g. truncate -s 1G \(path)")
+        }
+        var options = BlockDeviceOptions(imagePath: path)
+        options.readOnly = spec.readOnly ?? false
+        options.serial = spec.serial ?? ""
+        options.queueCount = spec.queues ?? 1
+        options.direct = spec.direct ?? false
+        if let cache = spec.cache { options.cache = BlockDeviceOptions.CacheMode(rawValue: cache) ?? .writeback }
+        if !options.readOnly {
+            if let other = writers[path] {
+                error(at + ".image", "\(user) writes \(path), which \(other) also writes",
+                      fix: "give each writer its own image, or share it read-only through one server")
+            } else {
+                writers[path] = user
+            }
+        }
+        return options
+    }
+
+    private mutating func rejectBlockOptions(_ spec: BlockSpec, at: String, kind: DeviceKind) {
+        let given: [(String, Bool)] = [("image", spec.image != nil), ("read-only", spec.readOnly != nil), ("serial", spec.serial != nil),
+                                       ("queues", spec.queues != nil), ("cache", spec.cache != nil), ("direct", spec.direct != nil)]
+        for (key, present) in given where present {
+            error(at + "." + key + "#key", "'\(key)' is not an option of \(kind.rawValue) devices", fix: "remove it")
+        }
+    }
+
+    private mutating func resolveFile(_ value: String?, default fallback: String, at: String, what: String) -> String {
+        let path = (value == nil || value == "default") ? fallback : absolute(value!)
+        if !FileManager.default.fileExists(atPath: path) {
+            let fix = (value == nil || value == "default") ? "build the default guest image: scripts/guest-image" : "check the path (relative paths start at the platform file)"
+            error(value == nil ? String(at.split(separator: ".").dropLast().joined(separator: ".")) + ".name" : at,
+                  "\(what) \(path) does not exist", fix: fix)
+        }
+        return path
+    }
+
+    private func absolute(_ p: String) -> String {
+        p.hasPrefix("/") ? p : URL(fileURLWithPath: directory).appendingPathComponent(p).standardizedFileURL.path
+    }
+
+    private func mark(_ path: String) -> (line: Int, column: Int) {
+        var p = path
+        while true {
+            if let m = marks[p] { return m }
+            if let m = marks[p.replacingOccurrences(of: "#key", with: "")] { return m }
+            guard let cut = p.lastIndex(where: { $0 == "." || $0 == "[" }) else { return marks[""] ?? (1, 1) }
+            p = String(p[..<cut])
+        }
+    }
+
+    private mutating func error(_ path: String, _ message: String, fix: String? = nil) {
+        let m = mark(path)
+        diagnostics.append(Diagnostic(.error, line: m.line, column: m.column, message, fix: fix))
+    }
+
+    private mutating func warning(_ path: String, _ message: String, fix: String? = nil) {
+        let m = mark(path)
+        diagnostics.append(Diagnostic(.warning, line: m.line, column: m.column, message, fix: fix))
+    }
+}

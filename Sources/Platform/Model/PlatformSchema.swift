@@ -1,0 +1,111 @@
+import Foundation
+
+/// The shape of a platform file, written once: it drives the structural check that
+/// reports unknown keys and wrong types with their line and column, and it is
+/// printed as the JSON Schema editors use (`avp schema`, docs/platform.schema.json).
+public indirect enum SchemaValue: Sendable {
+    case string(String, values: [String]? = nil, pattern: String? = nil)
+    case integer(String, minimum: Int, maximum: Int)
+    case boolean(String)
+    /// "512M", "1G" or a number of MiB.
+    case size(String)
+    case object(String, properties: [(String, SchemaValue)], required: [String])
+    case array(String, items: SchemaValue, minItems: Int)
+
+    var summary: String {
+        switch self {
+        case let .string(_, values?, _): return "one of " + values.joined(separator: ", ")
+        case .string: return "a string"
+        case let .integer(_, min, max): return "a whole number from \(min) to \(max)"
+        case .boolean: return "true or false"
+        case .size: return "a size such as 512M or 1G"
+        case .object: return "a mapping (key: value)"
+        case .array: return "a list (- item)"
+        }
+    }
+}
+
+public enum PlatformSchema {
+    static let namePattern = "^[a-z][a-z0-9-]{0,30}$"
+
+    static let blockOptions: [(String, SchemaValue)] = [
+        ("image", .string("Disk image file (raw), relative to the platform file.")),
+        ("read-only", .boolean("Expose the disk read-only (VIRTIO_BLK_F_RO).")),
+        ("serial", .string("Serial number the guest reads (at most 20 characters).", pattern: "^.{0,20}$")),
+        ("queues", .integer("Request queues (VIRTIO_BLK_F_MQ).", minimum: 1, maximum: 64)),
+        ("cache", .string("Initial write cache mode (AVPS §2.6.1).", values: ["writeback", "writethrough"])),
+        ("direct", .boolean("Open the image with O_DIRECT.")),
+    ]
+
+    static let deviceTypes = DeviceKind.allCases.map(\.rawValue)
+
+    public static let root: SchemaValue = .object(
+        "An AVP platform: VMs, their virtual devices and the device servers behind them.",
+        properties: [
+            ("name", .string("Platform name (state directory, logs); defaults to the file name.", pattern: namePattern)),
+            ("profile", .string("development, or production: no console of any kind (AVPS-v2.0-48).",
+                                values: PlatformFile.Profile.allCases.map(\.rawValue))),
+            ("servers", .array("Device servers shared by several VMs, declared once.", items: .object(
+                "A shared device server.",
+                properties: [
+                    ("name", .string("Name VMs use to refer to this server.", pattern: namePattern)),
+                    ("type", .string("Device type.", values: deviceTypes)),
+                ] + blockOptions,
+                required: ["name", "type"]), minItems: 0)),
+            ("vms", .array("The virtual machines.", items: .object(
+                "A virtual machine.",
+                properties: [
+                    ("name", .string("VM name.", pattern: namePattern)),
+                    ("machine", .string("q35 (virtio-pci) or microvm (virtio-mmio).",
+                                        values: QemuCommandLine.Machine.allCases.map(\.rawValue))),
+                    ("cpus", .integer("Virtual CPUs.", minimum: 1, maximum: 64)),
+                    ("memory", .size("Guest RAM, e.g. 512M.")),
+                    ("kernel", .string("Kernel image, or \"default\" for the guest image of scripts/guest-image.")),
+                    ("initrd", .string("Initramfs, or \"default\".")),
+                    ("cmdline", .string("Extra kernel command line.")),
+                    ("restart", .string("What to do when the VM exits.", values: VMSpec.RestartPolicy.allCases.map(\.rawValue))),
+                    ("devices", .array("Virtual devices, in the order the guest sees them.", items: .object(
+                        "A device: options inline, or server: NAME to use a shared server.",
+                        properties: [
+                            ("type", .string("Device type.", values: deviceTypes)),
+                            ("server", .string("A shared server declared under servers:.", pattern: namePattern)),
+                        ] + blockOptions,
+                        required: ["type"]), minItems: 0)),
+                ],
+                required: ["name"]), minItems: 1)),
+        ],
+        required: ["profile", "vms"])
+
+    /// The schema as JSON Schema (draft 2020-12).
+    public static func jsonSchema() -> String {
+        func convert(_ value: SchemaValue) -> [String: Any] {
+            switch value {
+            case let .string(description, values, pattern):
+                var d: [String: Any] = ["type": "string", "description": description]
+                if let values { d["enum"] = values }
+                if let pattern { d["pattern"] = pattern }
+                return d
+            case let .integer(description, minimum, maximum):
+                return ["type": "integer", "description": description, "minimum": minimum, "maximum": maximum]
+            case let .boolean(description):
+                return ["type": "boolean", "description": description]
+            case let .size(description):
+                return ["description": description, "oneOf": [
+                    ["type": "integer", "minimum": 1], ["type": "string", "pattern": "^[0-9.]+\\s*([KMG]i?B?)?$"],
+                ]]
+            case let .object(description, properties, required):
+                var props: [String: Any] = [:]
+                for (key, v) in properties { props[key] = convert(v) }
+                return ["type": "object", "description": description, "properties": props,
+                        "required": required, "additionalProperties": false]
+            case let .array(description, items, minItems):
+                return ["type": "array", "description": description, "items": convert(items), "minItems": minItems]
+            }
+        }
+        var top = convert(root)
+        top["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+        top["title"] = "AVP platform file"
+        let data = try! JSONSerialization.data(withJSONObject: top, options: [.prettyPrinted, .sortedKeys])
+        return String(decoding: data, as: UTF8.self) + "\n"
+    }
+}

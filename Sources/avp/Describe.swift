@@ -1,0 +1,30 @@
+import ArgumentParser
+import Foundation
+import Platform
+
+struct Describe: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "A VM's virtual hardware as a device tree (AVPS-v2.0-3), with a fresh kaslr-seed (AVPS-v2.0-42).")
+    @OptionGroup var platformFile: PlatformFileArgument
+    @Option(help: "VM name.") var vm: String
+    @Option(help: "dts (source) or dtb (binary).") var format = "dts"
+    @Option(help: "Write to this file instead of standard output.") var output: String?
+
+    func run() throws {
+        let platform = try platformFile.load(quietWarnings: true)
+        guard let machine = platform.vm(named: vm) else { throw ValidationError("no VM named '\(vm)' in \(platformFile.file)") }
+        let plan = try? platformFile.plan(platform)
+        let tree = try VirtualHardware.deviceTree(platform: platform, vm: machine, plan: plan?.vms.first { $0.name == vm })
+        let bytes: [UInt8]
+        switch format {
+        case "dts": bytes = Array(DeviceTreeSource.render(tree).utf8)
+        case "dtb": bytes = FlattenedDeviceTree.encode(tree)
+        default: throw ValidationError("unknown format '\(format)': use dts or dtb")
+        }
+        if let output {
+            try Data(bytes).write(to: URL(fileURLWithPath: output))
+        } else {
+            FileHandle.standardOutput.write(Data(bytes))
+        }
+    }
+}

@@ -1,0 +1,155 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Platform
+import SystemCalls
+
+/// The platform file argument and its loading, shared by the platform commands.
+struct PlatformFileArgument: ParsableArguments {
+    @Argument(help: "Platform file (YAML).")
+    var file: String
+
+    /// Loads and checks the file, printing every diagnostic; throws ExitCode(1) on errors.
+    func load(quietWarnings: Bool = false) throws -> Platform {
+        let result = PlatformLoader.load(path: file)
+        for d in result.diagnostics where !(quietWarnings && d.severity == .warning) {
+            FileHandle.standardError.write(Data((d.formatted(file: file) + "\n").utf8))
+        }
+        guard let platform = result.platform else {
+            FileHandle.standardError.write(Data("\(file): \(result.errors.count) error(s)\n".utf8))
+            throw ExitCode(1)
+        }
+        return platform
+    }
+
+    func plan(_ platform: Platform, qemu: String = "qemu-system-x86_64") throws -> PlatformPlan {
+        let image = GuestImage.default
+        return try PlatformPlan(platform: platform, qemu: qemu,
+                                accelerator: AcceleratorProbe.choose(qemu: qemu, image: image),
+                                qemuVersion: QemuVersion.of(qemu))
+    }
+}
+
+struct Check: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Validate a platform file; every problem with its line, column and fix. Exit status 0 or 1.")
+    @OptionGroup var platformFile: PlatformFileArgument
+
+    func run() throws {
+        let platform = try platformFile.load()
+        print("\(platformFile.file): OK — platform '\(platform.name)', profile \(platform.profile.rawValue), "
+              + "\(platform.vms.count) VM(s), \(platform.servers.count) shared server(s)")
+    }
+}
+
+struct Up: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Start a platform's device servers and VMs and supervise them until Ctrl-C or `avp down`.")
+    @OptionGroup var platformFile: PlatformFileArgument
+    @Option(help: "QEMU binary.") var qemu = "qemu-system-x86_64"
+    @Flag(help: "Print what would be started (server and QEMU command lines) and exit.") var dryRun = false
+    @OptionGroup var logging: LoggingOptions
+
+    func run() throws {
+        // Before anything starts a thread (Foundation's Process does): every thread must block the
+        // signals so that only the watcher below receives them and the platform is stopped cleanly.
+        let signals = TerminationSignals()
+        _ = try logging.bootstrap()
+        let platform = try platformFile.load()
+        let plan: PlatformPlan
+        do { plan = try platformFile.plan(platform, qemu: qemu) } catch let violation as ProductionLockdown.Violation {
+            FileHandle.standardError.write(Data("\(violation)\n".utf8))
+            throw ExitCode(1)
+        }
+        let avp = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        if dryRun {
+            for s in plan.servers { print("server \(s.name): \(([avp] + s.arguments).joined(separator: " "))") }
+            for v in plan.vms { print("vm \(v.name): \(([v.command.qemu] + v.command.arguments).map(Self.quote).joined(separator: " "))") }
+            return
+        }
+        let supervisor = Supervisor(plan: plan, avpExecutable: avp, logger: Logger(label: "avp.up"))
+        let watcher = try OSThread(name: "avp-signals") {
+            _ = signals.wait()
+            supervisor.requestStop()
+        }
+        _ = watcher
+        print("platform '\(platform.name)' (\(platform.profile.rawValue)): state and logs in \(plan.stateDirectory)")
+        for vm in plan.vms where vm.attachSocket != nil {
+            print("  console of \(vm.name): avp console \(platformFile.file) \(vm.name)   (log: \(vm.consoleLogPath!))")
+        }
+        print("stop with Ctrl-C or: avp down \(platformFile.file)")
+        try supervisor.run()
+    }
+
+    static func quote(_ s: String) -> String { s.contains(" ") ? "'\(s)'" : s }
+}
+
+struct Down: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Stop a platform started by `avp up`.")
+    @OptionGroup var platformFile: PlatformFileArgument
+
+    func run() throws {
+        let platform = try platformFile.load(quietWarnings: true)
+        let plan = try platformFile.plan(platform)
+        guard let pid = Supervisor.runningSupervisor(plan) else {
+            print("platform '\(platform.name)' is not running")
+            return
+        }
+        kill(pid, SIGTERM)
+        let deadline = Date().addingTimeInterval(60)
+        while kill(pid, 0) == 0, Date() < deadline { usleep(100_000) }
+        print(kill(pid, 0) == 0 ? "supervisor \(pid) did not stop within 60 s" : "platform '\(platform.name)' stopped")
+    }
+}
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List a platform's VMs and device servers with their state.")
+    @OptionGroup var platformFile: PlatformFileArgument
+
+    func run() throws {
+        let platform = try platformFile.load(quietWarnings: true)
+        let plan = try platformFile.plan(platform)
+        let running = Supervisor.runningSupervisor(plan)
+        guard let status = Supervisor.readStatus(plan) else {
+            print("platform '\(platform.name)': never started")
+            return
+        }
+        print("platform '\(status.platform)' (\(status.profile)): " + (running.map { "up, supervisor pid \($0)" } ?? "down"))
+        print(String(format: "%-8@ %-28@ %-16@ %-14@ %8@ %9@", "KIND", "NAME", "TYPE", "STATE", "PID", "RESTARTS"))
+        for (label, entries) in [("vm", status.vms), ("server", status.servers)] {
+            for e in entries {
+                let state = running == nil && (e.state == "running" || e.state == "restarting") ? "stopped" : e.state
+                print(String(format: "%-8@ %-28@ %-16@ %-14@ %8@ %9d", label, e.name, e.kind, state,
+                             e.pid.map { String($0) } ?? "-", e.restarts))
+            }
+        }
+    }
+}
+
+struct Console: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Attach to a VM's text console (AVPS-v2.0-47). Ctrl-] detaches.")
+    @OptionGroup var platformFile: PlatformFileArgument
+    @Argument(help: "VM name.") var vm: String
+
+    func run() throws {
+        let platform = try platformFile.load(quietWarnings: true)
+        let plan = try platformFile.plan(platform)
+        guard let launch = plan.vms.first(where: { $0.name == vm }) else {
+            throw ValidationError("no VM named '\(vm)' in \(platformFile.file)")
+        }
+        guard let path = launch.attachSocket else {
+            throw ValidationError("VM '\(vm)' has no console (add '- type: console' to its devices; never in production)")
+        }
+        let socket: UnixSocket
+        do { socket = try UnixSocket.connect(to: path) } catch {
+            throw ValidationError("cannot attach to \(path): \(error) — is the platform up? (avp up \(platformFile.file))")
+        }
+        try ConsoleClient(socket: socket).run()
+    }
+}
+
+struct Schema: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print the platform file's JSON Schema (for editors).")
+    func run() throws { print(PlatformSchema.jsonSchema(), terminator: "") }
+}

@@ -1,0 +1,220 @@
+import Foundation
+import Platform
+import Testing
+
+/// A scratch directory with a kernel and initrd file, so platform files can name real paths.
+struct Scratch {
+    let directory: String
+    init() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("avp-platform-\(UInt64.random(in: 0...UInt64.max))").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        for f in ["vmlinuz", "initrd", "disk.img", "shared.img"] {
+            FileManager.default.createFile(atPath: directory + "/" + f, contents: Data(count: 4096))
+        }
+    }
+
+    func load(_ yaml: String) -> PlatformLoader.Result {
+        PlatformLoader.load(yaml: yaml, path: directory + "/platform.yaml")
+    }
+}
+
+func errors(_ r: PlatformLoader.Result) -> [String] { r.errors.map { "\($0.line):\($0.column) \($0.message)" } }
+
+@Suite struct PlatformFileChecks {
+    let s: Scratch
+    init() throws { s = try Scratch() }
+
+    let good = """
+        name: car
+        profile: development
+        servers:
+          - name: rng
+            type: entropy
+          - name: maps
+            type: block
+            image: shared.img
+            read-only: true
+        vms:
+          - name: ivi
+            kernel: vmlinuz
+            initrd: initrd
+            memory: 1G
+            cpus: 2
+            devices:
+              - type: entropy
+                server: rng
+              - type: block
+                image: disk.img
+                serial: IVI-0
+                cache: writethrough
+              - type: block
+                server: maps
+              - type: console
+          - name: cluster
+            machine: microvm
+            kernel: vmlinuz
+            initrd: initrd
+            memory: 256M
+            restart: never
+            devices:
+              - type: entropy
+                server: rng
+              - type: block
+                server: maps
+        """
+
+    @Test func aGoodFileLoadsWithDefaultsApplied() throws {
+        let r = s.load(good)
+        #expect(r.errors.isEmpty, "\(errors(r))")
+        let p = try #require(r.platform)
+        #expect(p.name == "car" && p.profile == .development && p.vms.count == 2 && p.servers.count == 2)
+        let ivi = try #require(p.vm(named: "ivi"))
+        #expect(ivi.memoryMiB == 1024 && ivi.cpus == 2 && ivi.machine == .q35 && ivi.restart == .onFailure && ivi.hasConsole)
+        #expect(ivi.kernel == s.directory + "/vmlinuz")
+        #expect(ivi.devices[1].block?.cache == .writethrough && ivi.devices[1].block?.serial == "IVI-0")
+        #expect(p.vm(named: "cluster")?.memoryMiB == 256)
+    }
+
+    @Test func unknownKeysAreReportedWhereTheyAreWithASuggestion() {
+        let r = s.load("""
+            profile: development
+            vms:
+              - name: ivi
+                kernel: vmlinuz
+                initrd: initrd
+                memroy: 512M
+            """)
+        #expect(errors(r) == ["6:5 unknown key 'memroy' in 'vms[0]'"])
+        #expect(r.errors.first?.fix == "did you mean 'memory'?")
+    }
+
+    @Test func wrongTypesAndValuesAreReported() {
+        let r = s.load("""
+            profile: testing
+            vms:
+              - name: Ivi
+                cpus: many
+                memory: lots
+                machine: pc
+                devices: none
+            """)
+        let e = errors(r)
+        #expect(e.contains("1:10 'profile' is 'testing', which is not one of: development, production"))
+        #expect(e.contains { $0.hasPrefix("3:11 'vms[0].name' 'Ivi' does not match") })
+        #expect(e.contains("4:11 'vms[0].cpus' must be a whole number from 1 to 64"))
+        #expect(e.contains("5:13 'vms[0].memory' must be a size such as 512M or 1G"))
+        #expect(e.contains("6:14 'vms[0].machine' is 'pc', which is not one of: q35, microvm"))
+        #expect(e.contains("7:14 'vms[0].devices' must be a list (- item)"))
+    }
+
+    @Test func missingRequiredKeys() {
+        let r = s.load("name: x\n")
+        #expect(errors(r) == ["1:1 the platform file lacks the required key 'profile'", "1:1 the platform file lacks the required key 'vms'"])
+    }
+
+    @Test func yamlSyntaxErrorsHaveAPosition() {
+        let r = s.load("profile: development\nvms:\n  - name: a\n   bad: [\n")
+        #expect(r.errors.count == 1)
+        #expect(r.errors[0].message.hasPrefix("YAML syntax"))
+        #expect(r.errors[0].line >= 3)
+    }
+
+    @Test func platformRulesAreCheckedWithPositions() {
+        let r = s.load("""
+            profile: development
+            servers:
+              - name: rng
+                type: entropy
+              - name: rng
+                type: entropy
+            vms:
+              - name: a
+                kernel: vmlinuz
+                initrd: initrd
+                memory: 64M
+                devices:
+                  - type: entropy
+                    server: rnd
+                  - type: block
+                  - type: entropy
+                    image: disk.img
+              - name: a
+                kernel: missing-kernel
+                initrd: initrd
+                devices:
+                  - type: block
+                    image: disk.img
+                  - type: block
+                    image: disk.img
+            """)
+        let e = errors(r)
+        #expect(e.contains("5:11 a server named 'rng' is already declared"))
+        #expect(e.contains("11:13 64 MiB of memory is too small for a Linux guest"))
+        #expect(e.contains("14:17 device refers to server 'rnd', which is not declared"))
+        #expect(r.errors.first { $0.message.contains("'rnd'") }?.fix == "declare it under 'servers:' or use one of: rng")
+        #expect(e.contains("15:15 a block device needs an image"))
+        #expect(e.contains("17:9 'image' is not an option of entropy devices"))
+        #expect(e.contains("18:11 a VM named 'a' is already declared"))
+        #expect(e.contains { $0.hasPrefix("19:13 kernel ") && $0.hasSuffix("missing-kernel does not exist") })
+        #expect(e.contains { $0.hasPrefix("25:16 VM 'a' writes ") && $0.contains("which VM 'a' also writes") })
+    }
+
+    @Test func missingImagesGetAFix() {
+        let r = s.load("""
+            profile: development
+            vms:
+              - name: a
+                kernel: vmlinuz
+                initrd: initrd
+                devices:
+                  - type: block
+                    image: nowhere.img
+            """)
+        #expect(r.errors.first?.fix == "create it, e.g. truncate -s 1G \(s.directory)/nowhere.img")
+    }
+
+    @Test("AVPS-v2.0-48: a production file with any console is refused")
+    func productionRefusesConsoles() {
+        let r = s.load("""
+            profile: production
+            vms:
+              - name: a
+                kernel: vmlinuz
+                initrd: initrd
+                cmdline: quiet console=ttyS0
+                devices:
+                  - type: entropy
+                  - type: console
+            """)
+        let e = errors(r)
+        #expect(e.contains("6:14 'console=ttyS0' asks for a console, which the production profile forbids (AVPS-v2.0-48)"))
+        #expect(e.contains("9:15 VM 'a' has a console, but the production profile allows no console of any kind (AVPS-v2.0-48)"))
+        #expect(r.platform == nil)
+    }
+
+    @Test("AVPS-v2.0-40: a VM without an entropy device is warned about")
+    func entropyMissingIsAWarning() {
+        let r = s.load("profile: development\nvms:\n  - name: a\n    kernel: vmlinuz\n    initrd: initrd\n")
+        #expect(r.errors.isEmpty && r.platform != nil)
+        #expect(r.diagnostics.map(\.message) == ["VM 'a' has no entropy device (AVPS-v2.0-40 requires one)"])
+    }
+
+    @Test func shippedExamplesAreValid() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let text = try String(contentsOf: root.appendingPathComponent("examples/two-vms.yaml"), encoding: .utf8)
+        // Same file, but with the test's kernel and initrd so it does not need the guest image.
+        let local = text.replacingOccurrences(of: "kernel: default", with: "kernel: vmlinuz")
+            .replacingOccurrences(of: "initrd: default", with: "initrd: initrd")
+            .replacingOccurrences(of: "    restart: on-failure\n    devices:\n      - type: entropy\n        server: rng\n      - type: console\n\n  - name: cluster",
+                                  with: "    restart: on-failure\n    devices:\n      - type: entropy\n        server: rng\n      - type: console\n\n  - name: cluster")
+            .replacingOccurrences(of: "    memory: 256M\n", with: "    memory: 256M\n    kernel: vmlinuz\n    initrd: initrd\n")
+        let r = s.load(local)
+        #expect(r.errors.isEmpty, "\(errors(r))")
+    }
+
+    @Test func theCommittedJSONSchemaIsTheGeneratedOne() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let committed = try String(contentsOf: root.appendingPathComponent("docs/platform.schema.json"), encoding: .utf8)
+        #expect(committed == PlatformSchema.jsonSchema(), "regenerate it: avp schema > docs/platform.schema.json")
+    }
+}
