@@ -13,6 +13,7 @@ public final class Epoll: Sendable {
         public static let error = Events(rawValue: UInt32(EPOLLERR.rawValue))
         public static let hangup = Events(rawValue: UInt32(EPOLLHUP.rawValue))
         public static let peerClosed = Events(rawValue: UInt32(EPOLLRDHUP.rawValue))
+        public static let edgeTriggered = Events(rawValue: UInt32(EPOLLET.rawValue))
     }
 
     public struct Event: Sendable {
@@ -26,6 +27,9 @@ public final class Epoll: Sendable {
         let fd = try retryingSyscall("epoll_create1") { epoll_create1(Int32(EPOLL_CLOEXEC)) }
         descriptor = FileDescriptor(adopting: fd)
     }
+
+    /// The epoll descriptor itself: readable while events are pending, so one epoll can watch another.
+    public var rawValue: Int32 { descriptor.rawValue }
 
     public func add(_ fd: Int32, events: Events = .readable, token: UInt64) throws(Errno) {
         _ = try retryingSyscall("epoll_ctl(ADD)") { avp_epoll_ctl(descriptor.rawValue, EPOLL_CTL_ADD, fd, events.rawValue, token) }

@@ -47,6 +47,13 @@ public final class DeviceQueue: @unchecked Sendable {
         return nil
     }
 
+    /// Whether the driver has buffers available, without taking one (for devices that
+    /// must not take a buffer they may have nothing to put in).
+    public var hasAvailable: Bool {
+        guard !isBroken else { return false }
+        return ((try? ring.pendingCount()) ?? 0) > 0
+    }
+
     /// Returns a finished request to the driver with `written` bytes of device-writable data.
     public func complete(head: UInt16, written: UInt32) {
         ring.addUsed(head: head, length: written)

@@ -10,7 +10,7 @@ import VhostUser
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a device back end on a vhost-user socket.",
-        subcommands: [ServeEntropy.self, ServeBlock.self, ServeConsole.self])
+        subcommands: [ServeEntropy.self, ServeBlock.self, ServeConsole.self, ServeSwitch.self, ServeVsock.self])
 }
 
 struct ServeEntropy: ParsableCommand {

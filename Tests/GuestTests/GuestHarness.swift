@@ -129,6 +129,7 @@ enum GuestChecks {
 struct GuestBoot {
     var machine = QemuCommandLine.Machine.q35
     var memoryMiB = 512
+    var cpus = 2
     var devices: [QemuCommandLine.VhostUserDevice] = []
     var tools: [String] = []
 
@@ -139,6 +140,7 @@ struct GuestBoot {
         command.qemu = GuestHarness.qemu
         command.machine = machine
         command.memoryMiB = memoryMiB
+        command.cpus = cpus
         command.accelerator = GuestHarness.accelerator
         command.tscKHz = HostCPU.tscKHz()
         command.serial = .file(directory + "/console.log")

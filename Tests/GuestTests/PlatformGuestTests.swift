@@ -103,6 +103,10 @@ final class RunningPlatform {
             servers:
               - name: rng
                 type: entropy
+            networks:
+              - name: lan
+            vsock:
+              allow: [[ivi, cluster]]
             vms:
               - name: ivi
                 machine: q35
@@ -113,6 +117,11 @@ final class RunningPlatform {
                     server: rng
                   - type: block
                     image: ivi.img
+                  - type: net
+                    network: lan
+                    mac: 02:00:00:00:20:01
+                  - type: vsock
+                    cid: 3
                   - type: console
               - name: cluster
                 machine: microvm
@@ -121,6 +130,10 @@ final class RunningPlatform {
                 devices:
                   - type: entropy
                     server: rng
+                  - type: net
+                    network: lan
+                  - type: vsock
+                    cid: 4
                   - type: console
             """, directory: dir)
         defer { platform.stop() }
@@ -140,6 +153,16 @@ final class RunningPlatform {
             }
         }
         try entropyWorks("console")
+
+        // The platform's switch joins the two VMs; the vsock device is there for both.
+        for (vm, ip) in [("cluster", 2), ("ivi", 1)] {
+            let out = try platform.consoleRun(vm, "ip link set eth0 up; ip addr add 10.7.0.\(ip)/24 dev eth0; echo net-$((\(ip)*11)) $(ls /sys/bus/virtio/drivers/vmw_vsock_virtio_transport | grep -c virtio)",
+                                              expect: "net-\(ip * 11) 1")
+            #expect(out.contains("net-\(ip * 11) 1"), "\(vm):\n\(out)")
+        }
+        let ping = try platform.consoleRun("ivi", "ping -c 2 -W 3 10.7.0.2 > /dev/null && echo ping-$((3*3))", expect: "ping-9")
+        #expect(ping.contains("ping-9"), "\(ping)")
+        #expect(platform.logs("switch-lan.json").contains("framesFromGuest"))
         let (statusCode, statusText) = try platform.avp(["status", platform.file])
         #expect(statusCode == 0 && statusText.contains("up, supervisor pid"), "\(statusText)")
         #expect(statusText.contains("ivi") && statusText.contains("cluster") && statusText.contains("running"))

@@ -1,3 +1,4 @@
+import Devices
 import Foundation
 import Platform
 import Testing
@@ -197,6 +198,79 @@ func errors(_ r: PlatformLoader.Result) -> [String] { r.errors.map { "\($0.line)
         let r = s.load("profile: development\nvms:\n  - name: a\n    kernel: vmlinuz\n    initrd: initrd\n")
         #expect(r.errors.isEmpty && r.platform != nil)
         #expect(r.diagnostics.map(\.message) == ["VM 'a' has no entropy device (AVPS-v2.0-40 requires one)"])
+    }
+
+    @Test("AVPS-v2.0-11/14/15/16: networks and vsock are checked: references, MACs, MTUs, CIDs, pairs")
+    func networkAndVsockRules() {
+        let r = s.load("""
+            profile: development
+            networks:
+              - name: lan
+                mtu: 9000
+            vsock:
+              allow:
+                - [a, ghost]
+                - [a]
+            vms:
+              - name: a
+                kernel: vmlinuz
+                initrd: initrd
+                devices:
+                  - type: net
+                    network: wan
+                  - type: net
+                    network: lan
+                    mac: 03:00:00:00:00:01
+                  - type: net
+                    network: lan
+                    mac: 02:00:00:00:00:01
+                    mtu: 40
+                  - type: vsock
+                    cid: 3
+                  - type: entropy
+                    cid: 5
+              - name: b
+                kernel: vmlinuz
+                initrd: initrd
+                devices:
+                  - type: net
+                    network: lan
+                    mac: 02:00:00:00:00:01
+                  - type: vsock
+                    cid: 3
+            """)
+        // Shape first: these stop the check before the platform rules run.
+        #expect(errors(r) == ["8:7 'vsock.allow[1]' needs at least 2 entries",
+                              "22:14 'vms[0].devices[2].mtu' is 40; it must be a whole number from 68 to 65535"])
+        let r2 = s.load("""
+            profile: development
+            networks: [{name: lan}]
+            vsock:
+              allow:
+                - [a, ghost]
+                - [a, a]
+            vms:
+              - {name: a, kernel: vmlinuz, initrd: initrd, devices: [{type: net, network: lan, mac: "02:00:00:00:00:01"}, {type: vsock, cid: 3}, {type: entropy, cid: 5},
+                 {type: net, network: wan}, {type: net, network: lan, mac: "03:00:00:00:00:01"}]}
+              - {name: b, kernel: vmlinuz, initrd: initrd, devices: [{type: net, network: lan, mac: "02:00:00:00:00:01"}, {type: vsock, cid: 3}]}
+            """)
+        let e2 = errors(r2)
+        #expect(e2.contains("5:7 'ghost' is not a VM of this platform"))
+        #expect(e2.contains("6:7 a vsock pair names two different VMs"))
+        #expect(e2.contains { $0.contains("'cid' is not an option of entropy devices") })
+        #expect(e2.contains { $0.contains("MAC 02:00:00:00:00:01 is already used by VM 'a'") })
+        #expect(e2.contains { $0.contains("cid 3 is already used by VM 'a'") })
+        #expect(e2.contains { $0.contains("network 'wan' is not declared") })
+        #expect(e2.contains { $0.contains("03:00:00:00:00:01 is a multicast or zero address") })
+    }
+
+    @Test("AVPS §2.7: without a fixed MAC, a VM gets the same derived MAC every time")
+    func derivedMACsAreStable() throws {
+        let yaml = "profile: development\nnetworks: [{name: lan}]\nvms:\n  - {name: a, kernel: vmlinuz, initrd: initrd, devices: [{type: net, network: lan}]}\n"
+        let first = try #require(s.load(yaml).platform?.vms[0].devices[0].net?.mac)
+        let second = try #require(s.load(yaml).platform?.vms[0].devices[0].net?.mac)
+        #expect(first == second && !first.isMulticast && first.bytes[0] & 2 == 2)
+        #expect(first != MACAddress.derived(from: "other/a/0"))
     }
 
     @Test func shippedExamplesAreValid() throws {

@@ -40,7 +40,9 @@ public enum VirtualHardware {
         // Devices in the order QEMU places them (vhost-user devices, then the console).
         var devices: [(kind: String, id: UInt32, server: String)] = vm.devices.enumerated().compactMap { i, d in
             guard d.kind != .console else { return nil }
-            return (d.kind.rawValue, d.kind == .block ? 2 : 4, d.server ?? "\(vm.name)-\(d.kind.rawValue)\(i)")
+            let ids: [DeviceKind: UInt32] = [.net: 1, .block: 2, .console: 3, .entropy: 4, .vsock: 19]
+            let server = d.server ?? d.network.map { "switch-\($0)" } ?? (d.kind == .vsock ? "vsock" : "\(vm.name)-\(d.kind.rawValue)\(i)")
+            return (d.kind.rawValue, ids[d.kind] ?? 0, server)
         }
         if vm.hasConsole { devices.append(("console", 3, "\(vm.name)-console")) }
 

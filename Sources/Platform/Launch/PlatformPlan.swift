@@ -67,6 +67,35 @@ public struct PlatformPlan: Sendable {
                                         sockets: [], logPath: "\(logs)/server-\(server.name).log"))
         }
 
+        // One switch process per network, one vsock process for the platform: every VM
+        // interface or vsock device is a port of it, with its own socket.
+        var switchPorts: [String: [String]] = [:]   // network → --port specifications
+        var vsockVMs: [String] = []
+        for vm in platform.vms {
+            for (index, device) in vm.devices.enumerated() {
+                if device.kind == .net, let network = device.network, let policy = device.net {
+                    var port = "name=\(policy.name),connect=\(sockets)/\(network)-\(vm.name)-\(index).sock,mac=\(policy.mac),mtu=\(policy.mtu),mac-change=\(policy.macChange.rawValue)"
+                    if !policy.extraMACs.isEmpty { port += ",allow=" + policy.extraMACs.map(\.description).joined(separator: "+") }
+                    switchPorts[network, default: []].append(port)
+                }
+                if device.kind == .vsock, let cid = device.cid {
+                    vsockVMs.append("name=\(vm.name),cid=\(cid),connect=\(sockets)/vsock-\(vm.name).sock,uds=\(sockets)/\(vm.name).vsock")
+                }
+            }
+        }
+        for network in platform.networks {
+            guard let ports = switchPorts[network.name] else { continue }
+            servers.append(ServerLaunch(name: "switch-\(network.name)", kind: .net,
+                                        arguments: ["serve", "switch", "--stats", "\(logs)/switch-\(network.name).json"] + ports.flatMap { ["--port", $0] },
+                                        sockets: [], logPath: "\(logs)/server-switch-\(network.name).log"))
+        }
+        if !vsockVMs.isEmpty {
+            servers.append(ServerLaunch(name: "vsock", kind: .vsock,
+                                        arguments: ["serve", "vsock"] + vsockVMs.flatMap { ["--vm", $0] }
+                                            + platform.vsockPairs.flatMap { ["--allow", $0.joined(separator: ":")] },
+                                        sockets: [], logPath: "\(logs)/server-vsock.log"))
+        }
+
         for vm in platform.vms {
             var command = QemuCommandLine(kernel: vm.kernel, initrd: vm.initrd)
             command.qemu = qemu
@@ -98,6 +127,16 @@ public struct PlatformPlan: Sendable {
                 let socket = "\(sockets)/\(serverName).sock"
                 launch.servers.append(serverName)
                 switch device.kind {
+                case .net:
+                    guard let network = device.network, let policy = device.net else { continue }
+                    launch.servers.removeLast()
+                    launch.servers.append("switch-\(network)")
+                    launch.command.vhostUserDevices.append(.init(kind: .net(mac: policy.mac.description, mtu: policy.mtu),
+                                                                 socketPath: "\(sockets)/\(network)-\(vm.name)-\(index).sock", id: id))
+                case .vsock:
+                    launch.servers.removeLast()
+                    launch.servers.append("vsock")
+                    launch.command.vhostUserDevices.append(.init(kind: .vsock, socketPath: "\(sockets)/vsock-\(vm.name).sock", id: id))
                 case .console:
                     let attach = "\(sockets)/\(vm.name).console"
                     let log = "\(logs)/vm-\(vm.name).console.log"

@@ -27,6 +27,10 @@ public struct QemuCommandLine: Sendable {
         public enum Kind: Sendable, Equatable {
             case rng
             case block(queues: Int)
+            /// virtio-net through `-netdev vhost-user`: QEMU's model shows the guest this MAC and
+            /// MTU and handles the control queue (CTRL_MAC_ADDR) itself.
+            case net(mac: String, mtu: Int)
+            case vsock
 
             /// QEMU's device model for this kind on `machine` (QEMU's names are not uniform:
             /// the mmio variants of vhost-user-rng and -blk have no suffix).
@@ -36,6 +40,10 @@ public struct QemuCommandLine: Sendable {
                 case (.rng, .microvm): return "vhost-user-rng"
                 case (.block, .q35): return "vhost-user-blk-pci"
                 case (.block, .microvm): return "vhost-user-blk"
+                case (.net, .q35): return "virtio-net-pci"
+                case (.net, .microvm): return "virtio-net-device"
+                case (.vsock, .q35): return "vhost-user-vsock-pci"
+                case (.vsock, .microvm): return "vhost-user-vsock-device"
                 }
             }
 
@@ -43,8 +51,9 @@ public struct QemuCommandLine: Sendable {
             /// per vCPU unless told, and refuses to start if the back end has fewer.
             var properties: [String] {
                 switch self {
-                case .rng: return []
+                case .rng, .vsock: return []
                 case let .block(queues): return ["num-queues=\(queues)"]
+                case let .net(mac, mtu): return ["mac=\(mac)", "host_mtu=\(mtu)", "ctrl_vq=on", "ctrl_mac_addr=on"]
                 }
             }
         }
@@ -132,8 +141,13 @@ public struct QemuCommandLine: Sendable {
         let reconnectOption = reconnect.map { "," + $0 } ?? ""
         let vhostMode = vhostUserServerMode ? ",server=on,wait=on" : ""
         for d in vhostUserDevices {
-            a += ["-chardev", "socket,id=\(d.id),path=\(d.socketPath)\(vhostMode)",
-                  "-device", ([d.kind.modelName(on: machine), "chardev=\(d.id)", "id=\(d.id)-dev"] + d.kind.properties).joined(separator: ",")]
+            a += ["-chardev", "socket,id=\(d.id),path=\(d.socketPath)\(vhostMode)"]
+            if case .net = d.kind {
+                a += ["-netdev", "vhost-user,id=\(d.id)-net,chardev=\(d.id)",
+                      "-device", ([d.kind.modelName(on: machine), "netdev=\(d.id)-net", "id=\(d.id)-dev"] + d.kind.properties).joined(separator: ",")]
+            } else {
+                a += ["-device", ([d.kind.modelName(on: machine), "chardev=\(d.id)", "id=\(d.id)-dev"] + d.kind.properties).joined(separator: ",")]
+            }
         }
         if let consoleSocket {
             a += ["-device", "\(transportName("virtio-serial")),id=vserial0",

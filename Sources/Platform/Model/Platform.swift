@@ -14,6 +14,16 @@ public struct Platform: Sendable {
         /// A shared server's name, or nil for a device served for this VM alone.
         public var server: String?
         public var block: BlockDeviceOptions?
+        public var net: NetPortPolicy? = nil
+        /// The network a net device attaches to.
+        public var network: String? = nil
+        /// A vsock device's guest CID.
+        public var cid: UInt64? = nil
+    }
+
+    public struct Network: Sendable {
+        public var name: String
+        public var mtu: Int
     }
 
     public struct VM: Sendable {
@@ -35,6 +45,9 @@ public struct Platform: Sendable {
     /// Absolute path of the platform file.
     public var path: String
     public var servers: [Server]
+    public var networks: [Network] = []
+    /// VM name pairs allowed to open vsock connections to each other.
+    public var vsockPairs: [[String]] = []
     public var vms: [VM]
 
     public func vm(named name: String) -> VM? { vms.first { $0.name == name } }

@@ -12,12 +12,50 @@ public struct PlatformFile: Codable, Sendable, Equatable {
     public var profile: Profile
     /// Device servers shared by several VMs, declared once and referenced by name.
     public var servers: [ServerSpec]?
+    /// Virtual Ethernet switches ({AVPS-v2.0-15}); VM `net` devices attach to them by name.
+    public var networks: [NetworkSpec]?
+    /// The vsock policy: which VM pairs may connect to each other ({AVPS-v2.0-16}).
+    public var vsock: VsockPolicySpec?
     public var vms: [VMSpec]
+}
+
+/// A virtual switch.
+public struct NetworkSpec: Codable, Sendable, Equatable {
+    public var name: String
+    /// Default MTU of the interfaces on this network.
+    public var mtu: Int?
+}
+
+/// VM pairs allowed to open vsock connections to each other (both directions).
+public struct VsockPolicySpec: Codable, Sendable, Equatable {
+    public var allow: [[String]]?
 }
 
 /// The kinds of device AVP serves.
 public enum DeviceKind: String, Codable, Sendable, CaseIterable {
-    case entropy, block, console
+    case entropy, block, console, net, vsock
+}
+
+/// Options of a network interface.
+public struct NetSpec: Codable, Sendable, Equatable {
+    public var network: String?
+    /// A fixed MAC; by default one is derived from the platform and VM names (stable across reboots).
+    public var mac: String?
+    public var mtu: Int?
+    /// allow (default) or deny: may the guest use a MAC of its own (AVPS-v2.0-14, §2.7)?
+    public var macChange: String?
+    /// Further source MACs the guest may use under `deny`.
+    public var allowedMACs: [String]?
+
+    enum CodingKeys: String, CodingKey {
+        case network, mac, mtu, macChange = "mac-change", allowedMACs = "allowed-macs"
+    }
+}
+
+/// Options of a vsock device.
+public struct VsockSpec: Codable, Sendable, Equatable {
+    /// The guest's context ID (3 or more, unique on the platform).
+    public var cid: Int?
 }
 
 /// Options of a block device, shared by private devices and shared servers.
@@ -63,6 +101,8 @@ public struct DeviceSpec: Codable, Sendable, Equatable {
     public var type: DeviceKind
     public var server: String?
     public var block: BlockSpec
+    public var net: NetSpec
+    public var vsock: VsockSpec
 
     enum CodingKeys: String, CodingKey { case type, server }
 
@@ -71,6 +111,8 @@ public struct DeviceSpec: Codable, Sendable, Equatable {
         type = try c.decode(DeviceKind.self, forKey: .type)
         server = try c.decodeIfPresent(String.self, forKey: .server)
         block = try BlockSpec(from: decoder)
+        net = try NetSpec(from: decoder)
+        vsock = try VsockSpec(from: decoder)
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -78,6 +120,8 @@ public struct DeviceSpec: Codable, Sendable, Equatable {
         try c.encode(type, forKey: .type)
         try c.encodeIfPresent(server, forKey: .server)
         try block.encode(to: encoder)
+        try net.encode(to: encoder)
+        try vsock.encode(to: encoder)
     }
 }
 

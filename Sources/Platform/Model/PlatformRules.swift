@@ -23,6 +23,15 @@ struct PlatformRules {
 
     mutating func apply() -> Platform {
         let production = file.profile == .production
+        let name = file.name ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+            .lowercased().replacingOccurrences(of: "_", with: "-")
+        var networks: [String: Int] = [:]
+        for (i, n) in (file.networks ?? []).enumerated() {
+            if networks[n.name] != nil { error("networks[\(i)].name", "a network named '\(n.name)' is already declared", fix: "give each network its own name") }
+            networks[n.name] = n.mtu ?? 1500
+        }
+        var macs: [MACAddress: String] = [:]   // MAC → VM that has it
+        var cids: [UInt64: String] = [:]
         var servers: [Platform.Server] = []
         var serverNames: [String: DeviceKind] = [:]
         var writers: [String: String] = [:]   // image → first read-write user
@@ -37,8 +46,17 @@ struct PlatformRules {
             case .console:
                 error(at + ".type", "a console serves one VM and cannot be shared",
                       fix: "add '- type: console' to the VM's devices instead")
+            case .net:
+                error(at + ".type", "net devices attach to networks, not to servers", fix: "declare a network under 'networks:'")
+            case .vsock:
+                error(at + ".type", "vsock is served for the whole platform; it is not a shared server",
+                      fix: "give each VM '- type: vsock' with its cid, and list allowed pairs under 'vsock: allow:'")
             case .entropy:
-                rejectBlockOptions(spec.block, at: at, kind: .entropy)
+                for (key, present) in [("image", spec.block.image != nil), ("read-only", spec.block.readOnly != nil),
+                                       ("serial", spec.block.serial != nil), ("queues", spec.block.queues != nil),
+                                       ("cache", spec.block.cache != nil), ("direct", spec.block.direct != nil)] where present {
+                    error("\(at).\(key)#key", "'\(key)' is not an option of entropy servers", fix: "remove it")
+                }
                 servers.append(.init(name: spec.name, kind: .entropy, block: nil))
             case .block:
                 if let options = blockOptions(spec.block, at: at, writers: &writers, user: "server '\(spec.name)'") {
@@ -97,21 +115,66 @@ struct PlatformRules {
                         error(dat + ".server", "server '\(server)' is a \(kind.rawValue) server, not \(device.type.rawValue)",
                               fix: "set 'type: \(kind.rawValue)' or refer to a \(device.type.rawValue) server")
                     }
-                    if device.block != BlockSpec() {
+                    if device.block != BlockSpec() || device.net != NetSpec() || device.vsock != VsockSpec() {
                         error(dat + ".server", "options of a shared device belong to its server",
                               fix: "move them to the server '\(server)' under 'servers:'")
                     }
                     devices.append(.init(kind: device.type, server: server, block: nil))
                     continue
                 }
+                rejectForeignOptions(device, at: dat)
                 switch device.type {
                 case .entropy, .console:
-                    rejectBlockOptions(device.block, at: dat, kind: device.type)
                     devices.append(.init(kind: device.type, server: nil, block: nil))
                 case .block:
                     if let options = blockOptions(device.block, at: dat, writers: &writers, user: "VM '\(spec.name)'") {
                         devices.append(.init(kind: .block, server: nil, block: options))
                     }
+                case .net:
+                    guard let network = device.net.network else {
+                        error(dat + ".type", "a net device needs a network", fix: "add 'network: NAME' (declared under 'networks:')")
+                        continue
+                    }
+                    guard let networkMTU = networks[network] else {
+                        error(dat + ".network", "network '\(network)' is not declared",
+                              fix: networks.isEmpty ? "declare it under 'networks:'" : "use one of: \(networks.keys.sorted().joined(separator: ", "))")
+                        continue
+                    }
+                    var mac = MACAddress.derived(from: "\(name)/\(spec.name)/\(d)")
+                    if let text = device.net.mac {
+                        guard let parsed = MACAddress(text) else { error(dat + ".mac", "'\(text)' is not a MAC address"); continue }
+                        if parsed.isMulticast || parsed.isZero {
+                            error(dat + ".mac", "\(parsed) is a multicast or zero address; an interface needs a unicast MAC",
+                                  fix: "clear the lowest bit of the first byte, e.g. 02:...")
+                        }
+                        mac = parsed
+                    }
+                    if let other = macs[mac] {
+                        error(dat + (device.net.mac == nil ? ".type" : ".mac"), "MAC \(mac) is already used by \(other)",
+                              fix: "give this interface its own 'mac:'")
+                    }
+                    macs[mac] = "VM '\(spec.name)'"
+                    var policy = NetPortPolicy(name: "\(spec.name)-\(d)", mac: mac, mtu: device.net.mtu ?? networkMTU)
+                    policy.macChange = device.net.macChange.flatMap(NetPortPolicy.MACChange.init(rawValue:)) ?? .allow
+                    for (k, text) in (device.net.allowedMACs ?? []).enumerated() {
+                        if let m = MACAddress(text), !m.isMulticast { policy.extraMACs.append(m) } else {
+                            error("\(dat).allowed-macs[\(k)]", "'\(text)' is not a unicast MAC address")
+                        }
+                    }
+                    devices.append(.init(kind: .net, server: nil, block: nil, net: policy, network: network))
+                case .vsock:
+                    guard let cid = device.vsock.cid else {
+                        error(dat + ".type", "a vsock device needs its guest's cid", fix: "add 'cid: 3' (3 or more, unique)")
+                        continue
+                    }
+                    if let other = cids[UInt64(cid)] {
+                        error(dat + ".cid", "cid \(cid) is already used by \(other)", fix: "give each VM its own cid")
+                    }
+                    if devices.contains(where: { $0.kind == .vsock }) {
+                        error(dat + ".type", "VM '\(spec.name)' already has a vsock device", fix: "keep one")
+                    }
+                    cids[UInt64(cid)] = "VM '\(spec.name)'"
+                    devices.append(.init(kind: .vsock, server: nil, block: nil, cid: UInt64(cid)))
                 }
             }
             if !entropy {
@@ -122,9 +185,28 @@ struct PlatformRules {
                              initrd: initrd, cmdline: cmdline, restart: spec.restart ?? .onFailure, devices: devices))
         }
 
-        let name = file.name ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
-            .lowercased().replacingOccurrences(of: "_", with: "-")
-        return Platform(name: name, profile: file.profile, path: path, servers: servers, vms: vms)
+        var pairs: [[String]] = []
+        for (i, pair) in (file.vsock?.allow ?? []).enumerated() {
+            let at = "vsock.allow[\(i)]"
+            guard pair.count == 2, pair[0] != pair[1] else {
+                error(at, "a vsock pair names two different VMs", fix: "write [vm-a, vm-b]")
+                continue
+            }
+            for vmName in pair {
+                guard let vm = vms.first(where: { $0.name == vmName }) else {
+                    error(at, "'\(vmName)' is not a VM of this platform")
+                    continue
+                }
+                if !vm.devices.contains(where: { $0.kind == .vsock }) {
+                    error(at, "VM '\(vmName)' has no vsock device", fix: "add '- type: vsock' with a cid to its devices")
+                }
+            }
+            pairs.append(pair)
+        }
+        var platform = Platform(name: name, profile: file.profile, path: path, servers: servers, vms: vms)
+        platform.networks = (file.networks ?? []).map { Platform.Network(name: $0.name, mtu: $0.mtu ?? 1500) }
+        platform.vsockPairs = pairs
+        return platform
     }
 
     // MARK: Helpers
@@ -156,11 +238,17 @@ struct PlatformRules {
         return options
     }
 
-    private mutating func rejectBlockOptions(_ spec: BlockSpec, at: String, kind: DeviceKind) {
-        let given: [(String, Bool)] = [("image", spec.image != nil), ("read-only", spec.readOnly != nil), ("serial", spec.serial != nil),
-                                       ("queues", spec.queues != nil), ("cache", spec.cache != nil), ("direct", spec.direct != nil)]
-        for (key, present) in given where present {
-            error(at + "." + key + "#key", "'\(key)' is not an option of \(kind.rawValue) devices", fix: "remove it")
+    /// Options that belong to another kind of device are errors, each where it is written.
+    private mutating func rejectForeignOptions(_ device: DeviceSpec, at: String) {
+        var given: [(String, Bool, DeviceKind)] = []
+        let b = device.block, n = device.net
+        given += [("image", b.image != nil, .block), ("read-only", b.readOnly != nil, .block), ("serial", b.serial != nil, .block),
+                  ("queues", b.queues != nil, .block), ("cache", b.cache != nil, .block), ("direct", b.direct != nil, .block)]
+        given += [("network", n.network != nil, .net), ("mac", n.mac != nil, .net), ("mtu", n.mtu != nil, .net),
+                  ("mac-change", n.macChange != nil, .net), ("allowed-macs", n.allowedMACs != nil, .net)]
+        given += [("cid", device.vsock.cid != nil, .vsock)]
+        for (key, present, owner) in given where present && owner != device.type {
+            error(at + "." + key + "#key", "'\(key)' is not an option of \(device.type.rawValue) devices", fix: "remove it")
         }
     }
 

@@ -37,6 +37,20 @@ public enum PlatformSchema {
         ("direct", .boolean("Open the image with O_DIRECT.")),
     ]
 
+    static let netOptions: [(String, SchemaValue)] = [
+        ("network", .string("The network (under networks:) this interface attaches to.", pattern: namePattern)),
+        ("mac", .string("Fixed MAC address; by default derived from the platform and VM names, stable across reboots.",
+                        pattern: "^([0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2}$")),
+        ("mtu", .integer("Interface MTU (the guest sees it, the switch enforces it).", minimum: 68, maximum: 65535)),
+        ("mac-change", .string("May the guest use a MAC of its own (AVPS-v2.0-14)?", values: ["allow", "deny"])),
+        ("allowed-macs", .array("Further source MACs the guest may use when mac-change is deny.",
+                                items: .string("A MAC address.", pattern: "^([0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2}$"), minItems: 0)),
+    ]
+
+    static let vsockOptions: [(String, SchemaValue)] = [
+        ("cid", .integer("The guest's vsock context ID, unique on the platform.", minimum: 3, maximum: 0xFFFF_FFFF)),
+    ]
+
     static let deviceTypes = DeviceKind.allCases.map(\.rawValue)
 
     public static let root: SchemaValue = .object(
@@ -52,6 +66,18 @@ public enum PlatformSchema {
                     ("type", .string("Device type.", values: deviceTypes)),
                 ] + blockOptions,
                 required: ["name", "type"]), minItems: 0)),
+            ("networks", .array("Virtual Ethernet switches (AVPS-v2.0-15).", items: .object(
+                "A network.",
+                properties: [
+                    ("name", .string("Name net devices use to attach.", pattern: namePattern)),
+                    ("mtu", .integer("Default MTU of its interfaces.", minimum: 68, maximum: 65535)),
+                ],
+                required: ["name"]), minItems: 0)),
+            ("vsock", .object("vsock policy (AVPS-v2.0-16).", properties: [
+                ("allow", .array("VM pairs that may connect to each other, e.g. [ivi, cluster].",
+                                 items: .array("Two VM names.", items: .string("A VM name.", pattern: namePattern), minItems: 2),
+                                 minItems: 0)),
+            ], required: [])),
             ("vms", .array("The virtual machines.", items: .object(
                 "A virtual machine.",
                 properties: [
@@ -69,7 +95,7 @@ public enum PlatformSchema {
                         properties: [
                             ("type", .string("Device type.", values: deviceTypes)),
                             ("server", .string("A shared server declared under servers:.", pattern: namePattern)),
-                        ] + blockOptions,
+                        ] + blockOptions + netOptions + vsockOptions,
                         required: ["type"]), minItems: 0)),
                 ],
                 required: ["name"]), minItems: 1)),
