@@ -29,3 +29,5 @@ fuzz-smoke:
 bench:
 	bench/entropy
 	bench/block
+	bench/net
+	bench/vsock

@@ -28,9 +28,10 @@ public final class EthernetSwitch: Sendable {
         state.withLock { s in s.table = s.table.filter { $0.value != id } }
     }
 
-    /// Forwards a frame the VM on `sender` sent (already checked against the sender's policy).
-    func forward(_ frame: [UInt8], from sender: Int, source: MACAddress) {
-        let destination = MACAddress(bytes: Array(frame[0..<6]))
+    /// Forwards a frame the VM on `sender` sent (already checked against the sender's policy);
+    /// returns the ports it was queued for, which the caller wakes once per batch.
+    func forward(_ frame: [UInt8], from sender: Int, source: MACAddress) -> [SwitchPort] {
+        let destination = MACAddress(frame, at: 0)
         let targets: [SwitchPort] = state.withLock { s in
             if s.table[source] != sender { s.table[source] = sender }
             if !destination.isMulticast, let id = s.table[destination] {
@@ -38,7 +39,7 @@ public final class EthernetSwitch: Sendable {
             }
             return s.ports.filter { $0.key != sender }.map(\.value)
         }
-        for port in targets { port.deliver(frame, from: sender) }
+        return targets.filter { $0.deliver(frame, from: sender) }
     }
 
     /// Counters of every port, by port name.

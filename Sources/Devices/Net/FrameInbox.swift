@@ -8,8 +8,21 @@ final class FrameInbox: Sendable {
     /// Frames kept per sender before new ones are dropped.
     static let perSenderLimit = 256
 
+    /// A FIFO with O(1) take: frames before `head` are consumed and dropped in bulk.
+    private struct Queue {
+        var frames: [[UInt8]] = []
+        var head = 0
+        var count: Int { frames.count - head }
+        mutating func take() -> [UInt8] {
+            let frame = frames[head]
+            head += 1
+            if head == frames.count { frames.removeAll(keepingCapacity: true); head = 0 }
+            return frame
+        }
+    }
+
     private struct State {
-        var queues: [Int: [[UInt8]]] = [:]
+        var queues: [Int: Queue] = [:]
         var order: [Int] = []
         var next = 0
         var count = 0
@@ -19,9 +32,9 @@ final class FrameInbox: Sendable {
     /// Queues a frame from `sender`; false if that sender's share is full (the frame is dropped).
     func put(_ frame: [UInt8], from sender: Int) -> Bool {
         state.withLock { s in
-            if s.queues[sender] == nil { s.queues[sender] = []; s.order.append(sender) }
+            if s.queues[sender] == nil { s.queues[sender] = Queue(); s.order.append(sender) }
             guard s.queues[sender]!.count < Self.perSenderLimit else { return false }
-            s.queues[sender]!.append(frame)
+            s.queues[sender]!.frames.append(frame)
             s.count += 1
             return true
         }
@@ -34,9 +47,8 @@ final class FrameInbox: Sendable {
             for _ in 0..<s.order.count {
                 let sender = s.order[s.next % s.order.count]
                 s.next = (s.next + 1) % s.order.count
-                if var queue = s.queues[sender], !queue.isEmpty {
-                    let frame = queue.removeFirst()
-                    s.queues[sender] = queue
+                if s.queues[sender]!.count > 0 {
+                    let frame = s.queues[sender]!.take()
                     s.count -= 1
                     return (sender, frame)
                 }

@@ -1,24 +1,36 @@
 /// An Ethernet MAC address.
 public struct MACAddress: Hashable, Sendable, CustomStringConvertible, Codable {
-    public var bytes: [UInt8]
+    /// The six bytes, first byte most significant (no allocation: this is on the forwarding path).
+    public let value: UInt64
 
-    public static let broadcast = MACAddress(bytes: [UInt8](repeating: 0xff, count: 6))
+    public static let broadcast = MACAddress(value: 0xffff_ffff_ffff)
+
+    public init(value: UInt64) { self.value = value & 0xffff_ffff_ffff }
 
     public init(bytes: [UInt8]) {
         precondition(bytes.count == 6)
-        self.bytes = bytes
+        value = bytes.reduce(0) { $0 << 8 | UInt64($1) }
     }
+
+    /// The address at `offset` in a frame.
+    public init(_ frame: [UInt8], at offset: Int) {
+        var v: UInt64 = 0
+        for i in 0..<6 { v = v << 8 | UInt64(frame[offset + i]) }
+        value = v
+    }
+
+    public var bytes: [UInt8] { (0..<6).map { UInt8(truncatingIfNeeded: value >> (40 - 8 * UInt64($0))) } }
 
     /// "52:54:00:12:34:56" (or with '-').
     public init?(_ text: String) {
         let parts = text.split(whereSeparator: { $0 == ":" || $0 == "-" })
         guard parts.count == 6 else { return nil }
-        var b: [UInt8] = []
+        var v: UInt64 = 0
         for p in parts {
-            guard p.count == 2, let v = UInt8(p, radix: 16) else { return nil }
-            b.append(v)
+            guard p.count == 2, let byte = UInt8(p, radix: 16) else { return nil }
+            v = v << 8 | UInt64(byte)
         }
-        bytes = b
+        value = v
     }
 
     /// A stable, locally administered unicast address derived from `seed` (FNV-1a):
@@ -35,8 +47,8 @@ public struct MACAddress: Hashable, Sendable, CustomStringConvertible, Codable {
     }
 
     /// Group (multicast or broadcast) addresses have the least significant bit of the first byte set.
-    public var isMulticast: Bool { bytes[0] & 1 == 1 }
-    public var isZero: Bool { bytes.allSatisfy { $0 == 0 } }
+    public var isMulticast: Bool { value >> 40 & 1 == 1 }
+    public var isZero: Bool { value == 0 }
 
     public var description: String { bytes.map { String(format: "%02x", $0) }.joined(separator: ":") }
 

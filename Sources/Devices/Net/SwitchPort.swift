@@ -30,17 +30,23 @@ public final class SwitchPort: VirtioDevice, @unchecked Sendable {
     private var rx: DeviceQueue?
     private var tx: DeviceQueue?
     private let stats = Mutex(NetPortCounters())
+    /// Source MAC of the VM's latest accepted frame (kept as a number: formatting it per frame would cost more than switching).
+    private let lastSource = Atomic<UInt64>(0)
 
     public init(policy: NetPortPolicy, switch fabric: EthernetSwitch, logger: Logger) throws {
         self.policy = policy
         self.fabric = fabric
         self.logger = logger
         wake = try EventFD()
-        stats.withLock { $0.currentMAC = policy.mac.description }
+        lastSource.store(policy.mac.value, ordering: .relaxed)
         id = fabric.register(self)
     }
 
-    public var counters: NetPortCounters { stats.withLock { $0 } }
+    public var counters: NetPortCounters {
+        var c = stats.withLock { $0 }
+        c.currentMAC = MACAddress(value: lastSource.load(ordering: .relaxed)).description
+        return c
+    }
 
     // MARK: VirtioDevice
 
@@ -75,10 +81,15 @@ public final class SwitchPort: VirtioDevice, @unchecked Sendable {
 
     private func transmit(_ queue: DeviceQueue) {
         var taken = 0
+        var woken: [SwitchPort] = []
+        defer {
+            // One wake-up per destination and batch, not per frame.
+            for port in woken { port.wake.signal() }
+        }
         repeat {
             while taken < Self.transmitBudget, let chain = queue.pop() {
                 taken += 1
-                accept(chain)
+                for port in accept(chain) where !woken.contains(where: { $0 === port }) { woken.append(port) }
                 queue.complete(chain, written: 0)
             }
             if taken >= Self.transmitBudget {
@@ -91,50 +102,52 @@ public final class SwitchPort: VirtioDevice, @unchecked Sendable {
         queue.notifyIfNeeded()
     }
 
-    private func accept(_ chain: DescriptorChain) {
+    /// Checks a frame from the VM and hands it to the switch; returns the ports it was queued for.
+    private func accept(_ chain: DescriptorChain) -> [SwitchPort] {
         let length = chain.readableLength - NetHeader.size
         guard length >= 14 else {
             stats.withLock { $0.droppedMalformed += 1 }
-            return
+            return []
         }
         guard length <= policy.maxFrameLength else {
             stats.withLock { $0.droppedOversize += 1 }
-            return
+            return []
         }
         var reader = chain.reader()
         guard (try? reader.skip(NetHeader.size)) != nil, let frame = try? reader.readBytes(length) else {
             stats.withLock { $0.droppedMalformed += 1 }
-            return
+            return []
         }
-        let source = MACAddress(bytes: Array(frame[6..<12]))
+        let source = MACAddress(frame, at: 6)
         guard policy.permits(source: source) else {
             let dropped = stats.withLock { s -> Int in s.droppedSourceMAC += 1; return s.droppedSourceMAC }
             if dropped <= 4 || dropped & (dropped - 1) == 0 {
                 logger.warning("port \(policy.name): frame from \(source) dropped: the policy allows only \(policy.mac) (\(dropped) so far)")
             }
-            return
+            return []
         }
         stats.withLock { s in
             s.framesFromGuest += 1
             s.bytesFromGuest += frame.count
-            s.currentMAC = source.description
         }
-        fabric.forward(frame, from: id, source: source)
+        lastSource.store(source.value, ordering: .relaxed)
+        return fabric.forward(frame, from: id, source: source)
     }
 
     // MARK: To the VM
 
-    /// Called by the switch on the sender's thread.
-    func deliver(_ frame: [UInt8], from sender: Int) {
+    /// Called by the switch on the sender's thread; true if the frame was queued (the
+    /// sender then wakes this port once for its whole batch).
+    func deliver(_ frame: [UInt8], from sender: Int) -> Bool {
         guard frame.count <= policy.maxFrameLength else {
             stats.withLock { $0.droppedOversize += 1 }
-            return
+            return false
         }
-        if inbox.put(frame, from: sender) {
-            wake.signal()
-        } else {
+        guard inbox.put(frame, from: sender) else {
             stats.withLock { $0.droppedBacklog += 1 }
+            return false
         }
+        return true
     }
 
     /// Moves waiting frames into the VM's receive buffers (this port's thread). A frame is

@@ -1,0 +1,21 @@
+import ArgumentParser
+import Foundation
+import Platform
+
+/// `avp initrd`: the default guest's initramfs with a script (and host tools) layered on,
+/// for platform files, benchmarks and experiments.
+struct Initrd: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write an initrd: the cached guest image plus a script for /init to run and optional host tools.")
+    @Option(help: "Shell script (busybox sh) the guest runs before powering off.") var script: String
+    @Option(help: ArgumentHelp("Host program to copy into the guest with its libraries (repeat).", valueName: "program"))
+    var tool: [String] = []
+    @Option(help: "Output file.") var output: String
+
+    func run() throws {
+        let image = GuestImage.default
+        try image.check()
+        let text = "export PATH=/\(HostTools.binDirectory):$PATH\n" + (try String(contentsOfFile: script, encoding: .utf8))
+        try image.initrd(withScript: text, extraFiles: try HostTools.files(for: tool), at: output)
+    }
+}
