@@ -1,7 +1,9 @@
 // libFuzzer target: a guest that controls every byte of its RAM — descriptor table,
-// available ring, buffers — against the device side of a split virtqueue.
+// available ring, buffers — against the device side of a split virtqueue and against
+// the devices that parse what guests send: entropy, a switch port, vsock, console.
 // Build and run: fuzz/run chain
 import Devices
+import Glibc
 import GuestMemory
 import Logging
 import Virtio
@@ -20,6 +22,13 @@ private let addresses = RingAddresses(descriptorTable: GuestAddress(0x10040), av
                                       usedRing: GuestAddress(0x10200))
 private let logger = Logger(label: "fuzz") { _ in SwiftLogNoOpLogHandler() }
 private let entropy = EntropyDevice(logger: logger)
+private let fabric = EthernetSwitch()
+private let port = try! SwitchPort(policy: NetPortPolicy(name: "fuzz", mac: MACAddress("02:00:00:00:00:01")!, macChange: .deny, mtu: 1500),
+                                   switch: fabric, logger: logger)
+private let peer = try! SwitchPort(policy: NetPortPolicy(name: "peer", mac: MACAddress("02:00:00:00:00:02")!), switch: fabric, logger: logger)
+private let router = VsockRouter(allowedPairs: [(3, 4)])
+private let vsock = try! VsockDevice(cid: 3, hostSocketPath: "/tmp/avp-fuzz-vsock-\(getpid())", router: router, logger: logger)
+private let console = try! ConsoleDevice(hostSocket: "/tmp/avp-fuzz-no-console", logger: logger)
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
@@ -34,10 +43,20 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     if flags & 2 != 0 { features.insert(.ringEventIndex) }
     guard let ring = try? SplitQueue(size: 16, addresses: addresses, memory: memory, features: features,
                                      nextAvailable: UInt16(flags >> 4)) else { return 0 }
-    let queue = DeviceQueue(index: 0, ring: ring, notifier: NullNotifier(), logger: logger)
-    if flags & 4 != 0 {
-        entropy.process(queue)
-    } else {
+    // Bits 2-4 of the first byte choose what reads the guest's requests.
+    switch (flags >> 2) & 7 {
+    case 1:
+        entropy.process(DeviceQueue(index: 0, ring: ring, notifier: NullNotifier(), logger: logger))
+    case 2:
+        port.process(DeviceQueue(index: 1, ring: ring, notifier: NullNotifier(), logger: logger))
+    case 3:
+        vsock.process(DeviceQueue(index: 1, ring: ring, notifier: NullNotifier(), logger: logger))
+    case 4:
+        console.process(DeviceQueue(index: 3, ring: ring, notifier: NullNotifier(), logger: logger))
+    case 5:
+        console.process(DeviceQueue(index: 1, ring: ring, notifier: NullNotifier(), logger: logger))
+    default:
+        let queue = DeviceQueue(index: 0, ring: ring, notifier: NullNotifier(), logger: logger)
         // Read and write every byte the chain offers, as a device parsing a request would.
         queue.drain { chain in
             var reader = chain.reader()
@@ -47,5 +66,6 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
             return writer.written
         }
     }
+    _ = peer
     return 0
 }

@@ -27,9 +27,12 @@ public protocol VirtioDevice: AnyObject {
     func queueStopped(index: Int)
     /// Back to the initial state (driver reset, or the front end went away).
     func reset()
-    /// Descriptors of the device's own (e.g. I/O completion eventfds) that the transport's
-    /// event loop watches for it; fixed for the device's lifetime.
+    /// Descriptors of the device's own (I/O completion, sockets) that the transport's
+    /// event loop watches for it.
     var eventDescriptors: [Int32] { get }
+    /// Changes whenever `eventDescriptors` does (a descriptor number can be reused for a
+    /// new socket, so the numbers alone do not show a change).
+    var eventGeneration: Int { get }
     /// One of `eventDescriptors` became readable.
     func handleEvent(descriptor: Int32)
 }
@@ -44,5 +47,6 @@ extension VirtioDevice {
     public func queueStopped(index: Int) {}
     public func reset() {}
     public var eventDescriptors: [Int32] { [] }
+    public var eventGeneration: Int { 0 }
     public func handleEvent(descriptor: Int32) {}
 }

@@ -114,6 +114,10 @@ struct ServeConsole: ParsableCommand {
     @Option(help: "Socket the VMM's console chardev connects to.") var socket: String
     @Option(help: "Socket interactive clients attach to.") var attach: String
     @Option(help: "Log file that receives all console output.") var log: String
+    @Option(help: ArgumentHelp("Also serve AVP's own virtio-console device (multiport, console on port 0) on this "
+        + "vhost-user socket, for VMMs with a vhost-user console front end; its stream goes to the same log and clients.",
+                               valueName: "socket"))
+    var vhostUser: String?
     @OptionGroup var logging: LoggingOptions
 
     func run() throws {
@@ -122,9 +126,14 @@ struct ServeConsole: ParsableCommand {
         let logger = Logger(label: "avp.console")
         let hub = try ConsoleHub(guestSocket: socket, attachSocket: attach, logPath: log, logger: logger)
         try hub.start()
+        let device = try vhostUser.map { path in
+            try VhostUserServer(socketPath: path, device: ConsoleDevice(hostSocket: socket, logger: logger), logger: logger)
+        }
+        try device?.start()
         logger.info("console: guest on \(socket), clients on \(attach), log \(log)")
         let signal = signals.wait()
         logger.info("signal \(signal): stopping")
+        device?.stop()
         hub.stop()
         unlink(socket)
         unlink(attach)

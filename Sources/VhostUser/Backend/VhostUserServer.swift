@@ -74,8 +74,23 @@ public final class VhostUserServer: @unchecked Sendable {
         epoll = try Epoll()
         try epoll.add(stopEvent.rawValue, token: Token.stop)
         if let listener { try epoll.add(listener.rawValue, token: Token.listener) }
-        for fd in device.eventDescriptors {
-            try epoll.add(fd, token: Token.deviceBase + UInt64(UInt32(bitPattern: fd)))
+        syncDeviceEvents()
+    }
+
+    private var watchedDeviceDescriptors: [Int32] = []
+    private var watchedGeneration = Int.min
+
+    /// Makes the epoll set match the device's own descriptors (checked after every event).
+    private func syncDeviceEvents() {
+        let device = backend.device
+        guard device.eventGeneration != watchedGeneration else { return }
+        for fd in watchedDeviceDescriptors { epoll.remove(fd) }
+        watchedDeviceDescriptors = device.eventDescriptors
+        watchedGeneration = device.eventGeneration
+        for fd in watchedDeviceDescriptors {
+            do { try epoll.add(fd, token: Token.deviceBase + UInt64(UInt32(bitPattern: fd))) } catch {
+                logger.error("cannot watch device descriptor \(fd): \(error)")
+            }
         }
     }
 
@@ -125,6 +140,7 @@ public final class VhostUserServer: @unchecked Sendable {
                     backend.kick(queue: queue)
                 }
             }
+            syncDeviceEvents()
         }
     }
 
