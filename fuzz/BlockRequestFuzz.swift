@@ -8,18 +8,7 @@ import GuestMemory
 import Logging
 import Virtio
 
-private final class NullNotifier: QueueNotifier, @unchecked Sendable {
-    func signalUsed() {}
-    func signalError() {}
-}
-
-/// 64 KiB of guest RAM at 0x10000: available ring first, descriptor table at 0x10040,
-/// used ring at 0x10200, the rest buffers.
-private let ram = try! SharedMemoryRegion(guestAddress: GuestAddress(0x10000), size: 0x10000)
-private let memory = try! GuestMemory(regions: [ram.region])
-private let addresses = RingAddresses(descriptorTable: GuestAddress(0x10040), availableRing: GuestAddress(0x10000),
-                                      usedRing: GuestAddress(0x10200))
-private let logger = Logger(label: "fuzz") { _ in SwiftLogNoOpLogHandler() }
+private let logger = FuzzGuest.logger
 private let imagePath: String = {
     let path = NSTemporaryDirectory() + "avp-fuzz-block-\(getpid()).img"
     _ = FileManager.default.createFile(atPath: path, contents: Data(count: 1 << 20))
@@ -37,14 +26,11 @@ private let device: BlockDevice = {
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     guard size >= 1 else { return 0 }
-    let all = try! memory.slice(at: GuestAddress(0x10000), count: 0x10000)
-    all.fill(0)
-    try? all.write(UnsafeRawBufferPointer(start: data + 1, count: min(size - 1, 0x10000)), at: 0)
     var features: VirtioFeatures = [.version1, .ringIndirectDescriptors]
     if data[0] & 1 != 0 { features.insert(.ringEventIndex) }
     // Switch the write cache now and then, as a driver may.
     _ = device.writeConfig(offset: BlockConfiguration.writebackOffset, bytes: [data[0] >> 1 & 1])
-    guard let ring = try? SplitQueue(size: 16, addresses: addresses, memory: memory, features: features) else { return 0 }
+    guard let ring = FuzzGuest.queue(data + 1, size - 1, features: features) else { return 0 }
     let queue = DeviceQueue(index: 0, ring: ring, notifier: NullNotifier(), logger: logger)
     device.process(queue)
     // Requests still in flight finish before the guest memory is reused.

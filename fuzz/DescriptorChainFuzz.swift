@@ -8,19 +8,7 @@ import GuestMemory
 import Logging
 import Virtio
 
-private final class NullNotifier: QueueNotifier, @unchecked Sendable {
-    func signalUsed() {}
-    func signalError() {}
-}
-
-/// 64 KiB of guest RAM at 0x10000; queue of 16 with the available ring first (so
-/// the first input bytes are its index and heads), the descriptor table at 0x10040
-/// and the used ring at 0x10200.
-private let ram = try! SharedMemoryRegion(guestAddress: GuestAddress(0x10000), size: 0x10000)
-private let memory = try! GuestMemory(regions: [ram.region])
-private let addresses = RingAddresses(descriptorTable: GuestAddress(0x10040), availableRing: GuestAddress(0x10000),
-                                      usedRing: GuestAddress(0x10200))
-private let logger = Logger(label: "fuzz") { _ in SwiftLogNoOpLogHandler() }
+private let logger = FuzzGuest.logger
 private let entropy = EntropyDevice(logger: logger)
 private let fabric = EthernetSwitch()
 private let port = try! SwitchPort(policy: NetPortPolicy(name: "fuzz", mac: MACAddress("02:00:00:00:00:01")!, macChange: .deny, mtu: 1500),
@@ -33,16 +21,12 @@ private let console = try! ConsoleDevice(hostSocket: "/tmp/avp-fuzz-no-console",
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     guard size >= 1 else { return 0 }
-    let all = try! memory.slice(at: GuestAddress(0x10000), count: 0x10000)
-    all.fill(0)
-    // First byte: feature choice; the rest is laid over RAM from its start.
+    // First byte: feature choice and target; the rest is laid over RAM from its start.
     let flags = data[0]
-    try? all.write(UnsafeRawBufferPointer(start: data + 1, count: min(size - 1, 0x10000)), at: 0)
     var features: VirtioFeatures = [.version1]
     if flags & 1 != 0 { features.insert(.ringIndirectDescriptors) }
     if flags & 2 != 0 { features.insert(.ringEventIndex) }
-    guard let ring = try? SplitQueue(size: 16, addresses: addresses, memory: memory, features: features,
-                                     nextAvailable: UInt16(flags >> 4)) else { return 0 }
+    guard let ring = FuzzGuest.queue(data + 1, size - 1, features: features, nextAvailable: UInt16(flags >> 5)) else { return 0 }
     // Bits 2-4 of the first byte choose what reads the guest's requests.
     switch (flags >> 2) & 7 {
     case 1:
