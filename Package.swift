@@ -45,10 +45,10 @@ let package = Package(
         ]),
         .testTarget(name: "GuestMemoryTests", dependencies: ["GuestMemory", "SystemCalls"]),
         .testTarget(name: "VirtioTests", dependencies: ["Virtio", "GuestMemory", "SystemCalls"]),
-        .testTarget(name: "VhostUserTests", dependencies: ["VhostUser", "Devices", "Virtio", "GuestMemory", "SystemCalls"]),
+        .testTarget(name: "VhostUserTests", dependencies: ["CAVPShim", "VhostUser", "Devices", "Virtio", "GuestMemory", "SystemCalls"]),
         .testTarget(name: "DeviceTests", dependencies: ["Devices", "VhostUser", "Virtio", "GuestMemory", "SystemCalls", "Platform"]),
         .testTarget(name: "PlatformTests", dependencies: ["Platform", "Devices", "SystemCalls"]),
-        .testTarget(name: "GuestTests", dependencies: ["Platform", "VhostUser", "SystemCalls"]),
+        .testTarget(name: "GuestTests", dependencies: ["CAVPShim", "Platform", "VhostUser", "Virtio", "GuestMemory", "SystemCalls"]),
     ],
     swiftLanguageModes: [.v6]
 )

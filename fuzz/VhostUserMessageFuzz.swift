@@ -1,9 +1,18 @@
 // libFuzzer target: a hostile vhost-user front end. The input is a stream of
-// messages (12-byte header + payload), each optionally carrying eventfds or a
-// small memfd, fed to the message decoder and to a back-end state machine
-// serving the entropy device.
+// messages (control byte, 12-byte header, payload) fed to the message decoder and
+// to a back-end state machine serving the entropy device. The control byte chooses
+// the descriptors that travel with each message — including the ones that once took
+// a server down: a memfd the front end shrinks under the back end's mapping (SIGBUS),
+// and blocking eventfds or pipes as kick/call descriptors (a read that never returns).
+//
+// Control byte: bits 0-1 number of descriptors; bits 2-3 their kind (0 eventfd,
+// 1 memfd of 64 KiB, 2 blocking eventfd, 3 pipe read end); bit 4 shrinks every memfd
+// sent so far to 0 bytes before the message; bit 5 makes new memfds sealable.
+// Seeds: fuzz/seeds/message (fuzz/seeds/make-message-seeds).
 // Build and run: fuzz/run message
+import CAVPShim
 import Devices
+import Glibc
 import GuestMemory
 import Logging
 import SystemCalls
@@ -12,35 +21,64 @@ import Virtio
 
 private let logger = Logger(label: "fuzz") { _ in SwiftLogNoOpLogHandler() }
 
+/// Descriptors of one kind for one message; keeps what must outlive it (pipe write ends, memfds).
+private struct DescriptorFactory {
+    var memfds: [FileDescriptor] = []
+    var keep: [FileDescriptor] = []
+
+    mutating func make(kind: UInt8, sealable: Bool) -> FileDescriptor? {
+        switch kind {
+        case 0:
+            return try? EventFD().descriptor
+        case 1:
+            guard let fd = try? MemFD.create(name: "fuzz", size: 1 << 16, sealable: sealable) else { return nil }
+            memfds.append(fd)
+            return fd
+        case 2:
+            let raw = eventfd(0, Int32(EFD_CLOEXEC))
+            return raw >= 0 ? FileDescriptor(adopting: raw) : nil
+        default:
+            var ends: [Int32] = [0, 0]
+            guard pipe(&ends) == 0 else { return nil }
+            keep.append(FileDescriptor(adopting: ends[1]))
+            return FileDescriptor(adopting: ends[0])
+        }
+    }
+
+    func shrinkMemfds() {
+        for fd in memfds { _ = ftruncate(fd.rawValue, 0) }
+    }
+}
+
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     let bytes = Array(UnsafeBufferPointer(start: data, count: size))
     let backend = VhostUserBackend(device: EntropyDevice(logger: logger), logger: logger)
+    var factory = DescriptorFactory()
     var offset = 0
     while offset + VhostUserHeader.size + 1 <= bytes.count {
-        // One control byte per message: low 2 bits = number of descriptors, bit 2 = memfd instead of eventfd.
         let control = bytes[offset]
         offset += 1
         let headerBytes = Array(bytes[offset..<offset + VhostUserHeader.size])
         offset += VhostUserHeader.size
-        guard let header = try? VhostUserHeader(bytes: headerBytes) else { return 0 }
+        guard let header = try? VhostUserHeader(bytes: headerBytes) else { break }
         let length = min(Int(header.size), bytes.count - offset)
         let payload = Array(bytes[offset..<offset + length])
         offset += length
+        if control & 0x10 != 0 { factory.shrinkMemfds() }
         var fds: [FileDescriptor] = []
         for _ in 0..<Int(control & 3) {
-            if control & 4 != 0 {
-                if let fd = try? MemFD.create(name: "fuzz", size: 1 << 16) { fds.append(fd) }
-            } else if let e = try? EventFD() {
-                fds.append(e.descriptor)
-            }
+            if let fd = factory.make(kind: (control >> 2) & 3, sealable: control & 0x20 != 0) { fds.append(fd) }
         }
         var h = header
         h.size = UInt32(payload.count)
         let message = VhostUserMessage(header: h, payload: payload, descriptors: fds)
         _ = try? VhostUserCommand.decode(message)
-        do { _ = try backend.handle(message) } catch { return 0 }
+        do { _ = try backend.handle(message) } catch { break }
+        // What the server does after every event: stop on a memory fault, serve kicks.
+        if backend.checkMemoryFault() != nil { break }
         for (queue, _) in backend.activeKicks { backend.kick(queue: queue) }
+        if backend.checkMemoryFault() != nil { break }
     }
     backend.disconnect()
     return 0

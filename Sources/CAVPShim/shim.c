@@ -12,9 +12,9 @@
 #include <sys/uio.h>
 
 ssize_t avp_send_with_fds(int sock, const void *buf, size_t len, const int *fds, int nfds) {
-    if (nfds < 0 || nfds > AVP_MAX_FDS) { errno = EINVAL; return -1; }
+    if (nfds < 0 || nfds > AVP_MAX_SEND_FDS) { errno = EINVAL; return -1; }
     struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
-    union { char buf[CMSG_SPACE(sizeof(int) * AVP_MAX_FDS)]; struct cmsghdr align; } control;
+    union { char buf[CMSG_SPACE(sizeof(int) * AVP_MAX_SEND_FDS)]; struct cmsghdr align; } control;
     struct msghdr msg;
     memset(&msg, 0, sizeof(msg));
     msg.msg_iov = &iov;

@@ -24,6 +24,12 @@ public final class GuestMemory: Sendable {
         for (a, b) in zip(sorted, sorted.dropFirst()) where a.descriptor.overlapsGuest(b.descriptor) {
             throw .invalidRegion("\(b.guestAddress) overlaps the region at \(a.guestAddress)")
         }
+        // Ring addresses are translated through the front-end ranges: two regions claiming the same
+        // front-end address would make that translation ambiguous.
+        let byFrontend = regions.sorted { $0.descriptor.frontendAddress < $1.descriptor.frontendAddress }
+        for (a, b) in zip(byFrontend, byFrontend.dropFirst()) where a.descriptor.overlapsFrontend(b.descriptor) {
+            throw .invalidRegion("front-end range \(b.descriptor.frontendAddress) overlaps the region at \(a.descriptor.frontendAddress)")
+        }
         self.init(sorted: sorted)
     }
 
@@ -42,6 +48,9 @@ public final class GuestMemory: Sendable {
         rest.remove(at: i)
         return GuestMemory(sorted: rest)
     }
+
+    /// The first region a SIGBUS hit (see `MappedRegion.hasFaulted`), if any.
+    public var faultedRegion: MappedRegion? { regions.first { $0.hasFaulted } }
 
     /// Total bytes of guest RAM.
     public var size: UInt64 { regions.reduce(0) { $0 + $1.size } }

@@ -41,4 +41,9 @@ public struct MemoryRegionDescriptor: Equatable, Sendable {
     func overlapsGuest(_ other: MemoryRegionDescriptor) -> Bool {
         guestAddress.raw <= other.guestAddress.raw + (other.size - 1) && other.guestAddress.raw <= guestAddress.raw + (size - 1)
     }
+
+    func overlapsFrontend(_ other: MemoryRegionDescriptor) -> Bool {
+        frontendAddress.raw <= other.frontendAddress.raw + (other.size - 1)
+            && other.frontendAddress.raw <= frontendAddress.raw + (size - 1)
+    }
 }

@@ -11,12 +11,14 @@ public struct SharedMemoryRegion: Sendable {
     /// A zero-filled memfd region of `size` bytes at `guestAddress`. Its front-end
     /// address is `guestAddress + frontendBias`: any value works, since a back end only
     /// uses it to translate ring addresses; a bias makes address-space mix-ups show.
-    public init(guestAddress: GuestAddress, size: UInt64, frontendBias: UInt64 = 0x7f00_0000_0000) throws {
-        file = try MemFD.create(name: "avp-guest-ram", size: Int(size))
+    /// `sealable`: a memfd that accepts seals (MFD_ALLOW_SEALING), like QEMU's; a back end seals
+    /// it against shrinking when it maps it.
+    public init(guestAddress: GuestAddress, size: UInt64, frontendBias: UInt64 = 0x7f00_0000_0000, sealable: Bool = false) throws {
+        file = try MemFD.create(name: "avp-guest-ram", size: Int(size), sealable: sealable)
         let descriptor = MemoryRegionDescriptor(
             guestAddress: guestAddress, size: size,
             frontendAddress: FrontendAddress(guestAddress.raw &+ frontendBias), mmapOffset: 0)
-        region = try MappedRegion(descriptor: descriptor, file: file)
+        region = try MappedRegion(descriptor: descriptor, file: file, sealAgainstShrinking: false)
     }
 
     public var descriptor: MemoryRegionDescriptor { region.descriptor }

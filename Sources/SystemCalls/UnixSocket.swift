@@ -11,23 +11,23 @@ public final class UnixSocket: Sendable {
 
     public var rawValue: Int32 { descriptor.rawValue }
 
-    /// The most descriptors one message may carry.
+    /// The most descriptors one received message may carry (more are closed and reported as truncated).
     public static let maxDescriptors = Int(AVP_MAX_FDS)
 
-    /// Binds and listens at `path`, replacing a stale socket file left by an earlier run.
-    public static func listen(at path: String, backlog: Int32 = 4) throws(Errno) -> UnixSocket {
+    /// A socket bound to `path` (not yet listening); `UnixListener` owns the file's life.
+    static func bound(to path: String) throws(Errno) -> UnixSocket {
         let sock = try makeSocket()
-        var st = stat()
-        if lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFSOCK { unlink(path) }
         try withAddress(path) { (addr, len) throws(Errno) in
             _ = try retryingSyscall("bind \(path)") { bind(sock.rawValue, addr, len) }
         }
-        _ = try retryingSyscall("listen") { Glibc.listen(sock.rawValue, backlog) }
         return UnixSocket(adopting: sock)
     }
 
-    public static func connect(to path: String) throws(Errno) -> UnixSocket {
+    /// Connects to the socket at `path`. With `nonBlocking`, a server whose backlog is full fails
+    /// with EAGAIN at once instead of making the caller wait.
+    public static func connect(to path: String, nonBlocking: Bool = false) throws(Errno) -> UnixSocket {
         let sock = try makeSocket()
+        if nonBlocking { try sock.setNonBlocking() }
         try withAddress(path) { (addr, len) throws(Errno) in
             _ = try retryingSyscall("connect \(path)") { Glibc.connect(sock.rawValue, addr, len) }
         }
@@ -48,7 +48,7 @@ public final class UnixSocket: Sendable {
 
     /// Sends all of `bytes`; `descriptors` travel with the first byte.
     public func send(_ bytes: [UInt8], descriptors: [Int32] = []) throws(Errno) {
-        guard descriptors.count <= Self.maxDescriptors else { throw Errno(EINVAL, call: "sendmsg: too many descriptors") }
+        guard descriptors.count <= Int(AVP_MAX_SEND_FDS) else { throw Errno(EINVAL, call: "sendmsg: too many descriptors") }
         var offset = 0
         var fds = descriptors
         while offset < bytes.count || (offset == 0 && bytes.isEmpty) {
@@ -99,6 +99,14 @@ public final class UnixSocket: Sendable {
             result.bytes += piece.bytes
         }
         return result
+    }
+
+    /// Whether the peer has sent something not yet read (without reading it or waiting);
+    /// false when it closed without sending, or sent nothing yet.
+    public var hasPendingData: Bool {
+        var byte: UInt8 = 0
+        let n = recv(rawValue, &byte, 1, Int32(MSG_PEEK) | Int32(MSG_DONTWAIT))
+        return n == 1
     }
 
     /// Stops further sends and receives on both sides without closing the descriptor.

@@ -14,8 +14,9 @@ public final class DeviceQueue: @unchecked Sendable {
     private var unsignalled = false
     /// The ring faulted; nothing more is taken from it until it is set up again.
     public private(set) var isBroken = false
+    private var malformedSampler = LogSampler()
     /// Requests refused because their chain was malformed.
-    public private(set) var malformedChains = 0
+    public var malformedChains: Int { malformedSampler.count }
 
     public init(index: Int, ring: SplitQueue, notifier: QueueNotifier, logger: Logger) {
         self.index = index
@@ -36,9 +37,7 @@ public final class DeviceQueue: @unchecked Sendable {
             do {
                 return try ring.chain(at: head)
             } catch {
-                malformedChains += 1
-                // A guest can send millions of these: log the first few, then every power of two.
-                if malformedChains <= 8 || malformedChains & (malformedChains - 1) == 0 {
+                if malformedSampler.record() {
                     logger.warning("queue \(index): request \(head) refused (\(malformedChains) so far): \(error)")
                 }
                 complete(head: head, written: 0)

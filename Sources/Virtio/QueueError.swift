@@ -13,6 +13,8 @@ public enum QueueError: Error, Equatable, Sendable, CustomStringConvertible {
     case availableIndexJump(available: UInt16, nextAvailable: UInt16, size: UInt16)
     /// The available ring names a head outside the descriptor table; it cannot be returned.
     case headOutOfRange(head: UInt16, size: UInt16)
+    /// The guest memory behind the queue faulted (the front end shrank the file it shared).
+    case memoryFault(GuestAddress)
     /// The queue was stopped after an earlier fault.
     case broken
 
@@ -24,6 +26,7 @@ public enum QueueError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .availableIndexJump(avail, next, size):
             return "available index \(avail) is more than \(size) ahead of \(next)"
         case let .headOutOfRange(head, size): return "available ring names head \(head) in a queue of \(size)"
+        case let .memoryFault(address): return "guest memory region at \(address) is gone (the front end shrank the file behind it)"
         case .broken: return "queue stopped after an earlier error"
         }
     }

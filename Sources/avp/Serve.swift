@@ -135,8 +135,6 @@ struct ServeConsole: ParsableCommand {
         logger.info("signal \(signal): stopping")
         device?.stop()
         hub.stop()
-        unlink(socket)
-        unlink(attach)
     }
 }
 

@@ -21,10 +21,10 @@ import Testing
         try server.waitForSocket(dir + "/c.sock")
 
         // Guest → host: the host listens on <uds>_5000.
-        let hostListener = try UnixSocket.listen(at: dir + "/a.vsock_5000")
+        let hostListener = try UnixListener(path: dir + "/a.vsock_5000")
         let received = Mutex<[UInt8]>([])
         let receiver = try OSThread(name: "host-rx") {
-            guard let peer = try? hostListener.accept() else { return }
+            guard let peer = (try? hostListener.accept(waitingMilliseconds: -1)) ?? nil else { return }
             while let chunk = try? peer.receive(upTo: 65536), !chunk.bytes.isEmpty {
                 received.withLock { $0 += chunk.bytes }
             }

@@ -26,8 +26,10 @@ static inline void avp_store_u32(void *p, uint32_t v) { __atomic_store_n((uint32
 
 // --- Unix sockets with file descriptors (SCM_RIGHTS) ---
 #define AVP_MAX_FDS 32
+/// The kernel's limit per message (SCM_MAX_FD): what a sender may attach, even if AVP receives fewer.
+#define AVP_MAX_SEND_FDS 253
 
-/// sendmsg(2) of one buffer with up to AVP_MAX_FDS descriptors; MSG_NOSIGNAL.
+/// sendmsg(2) of one buffer with up to AVP_MAX_SEND_FDS descriptors; MSG_NOSIGNAL.
 ssize_t avp_send_with_fds(int sock, const void *buf, size_t len, const int *fds, int nfds);
 
 /// recvmsg(2) of up to `len` bytes; descriptors received are stored in `fds`
@@ -82,5 +84,20 @@ int avp_uring_prep_fallocate(struct avp_uring *ring, int fd, int mode, uint64_t 
 int avp_uring_submit(struct avp_uring *ring, unsigned wait);
 /// Takes one completion if there is one: returns 1 and fills `user_data`/`result`, else 0.
 int avp_uring_next_completion(struct avp_uring *ring, uint64_t *user_data, int32_t *result);
+
+// --- Guest memory fault guard (guard.c) ---
+/// Registers a guest RAM mapping: a SIGBUS inside it (the front end shrank the file
+/// behind it) replaces the mapping with zero pages and marks the slot faulted instead
+/// of killing the process. Returns the slot, or -1 (errno set) when the table is full.
+int avp_guard_register(void *start, size_t length);
+/// Forgets a slot; call before munmap.
+void avp_guard_unregister(int slot);
+/// 1 once a fault in the slot's mapping was absorbed.
+int avp_guard_faulted(int slot);
+/// Absorbed faults in this process so far: a cheap check of whether anything happened.
+uint64_t avp_guard_generation(void);
+/// Adds F_SEAL_SHRINK to a sealable file (memfd) unless it has it; 1 if the file can
+/// no longer shrink, 0 if it can (not sealable, or sealing is itself sealed).
+int avp_seal_against_shrinking(int fd);
 
 #endif

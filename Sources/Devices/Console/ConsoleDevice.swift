@@ -136,7 +136,7 @@ public final class ConsoleDevice: VirtioDevice, @unchecked Sendable {
     // MARK: Host stream
 
     private func connectHost() {
-        guard host == nil, let socket = try? UnixSocket.connect(to: hostSocket) else { return }
+        guard host == nil, let socket = try? UnixSocket.connect(to: hostSocket, nonBlocking: true) else { return }
         try? socket.descriptor.setNonBlocking()
         host = socket
         eventGeneration += 1

@@ -39,7 +39,7 @@ public final class VsockDevice: VirtioDevice, @unchecked Sendable {
     private let router: VsockRouter
     private let logger: Logger
     private let sockets: Epoll
-    private let listener: UnixSocket
+    private let listener: UnixListener
     private let wake: EventFD
     private let peerInbox = Mutex<[VsockPacket]>([])
     private var outbox: [VsockPacket] = []
@@ -63,13 +63,10 @@ public final class VsockDevice: VirtioDevice, @unchecked Sendable {
         self.logger = logger
         sockets = try Epoll()
         wake = try EventFD()
-        listener = try UnixSocket.listen(at: hostSocketPath, backlog: 16)
-        try listener.descriptor.setNonBlocking()
+        listener = try UnixListener(path: hostSocketPath, backlog: 16)
         try sockets.add(listener.rawValue, token: Self.listenerToken)
         router.register(self)
     }
-
-    deinit { unlink(hostSocketPath) }
 
     // MARK: VirtioDevice
 
@@ -214,7 +211,8 @@ public final class VsockDevice: VirtioDevice, @unchecked Sendable {
 
     private func connectToHost(_ packet: VsockPacket, key: HostConnection.Key) {
         let path = "\(hostSocketPath)_\(packet.destinationPort)"
-        guard let socket = try? UnixSocket.connect(to: path) else {
+        // Non-blocking: a host listener that stops accepting costs the guest a reset, never this thread.
+        guard let socket = try? UnixSocket.connect(to: path, nonBlocking: true) else {
             send(.reset(answering: packet))
             return
         }
@@ -247,7 +245,7 @@ public final class VsockDevice: VirtioDevice, @unchecked Sendable {
     }
 
     private func acceptHostConnections() {
-        while let socket = try? listener.accept() {
+        while let socket = (try? listener.accept()) ?? nil {
             try? socket.descriptor.setNonBlocking()
             greeting[socket.rawValue] = (socket, [])
             try? sockets.add(socket.rawValue, events: [.readable, .peerClosed], token: UInt64(UInt32(bitPattern: socket.rawValue)))

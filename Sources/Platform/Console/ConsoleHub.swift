@@ -15,8 +15,8 @@ public final class ConsoleHub: @unchecked Sendable {
     /// Recent output replayed to a client when it attaches, so it sees the prompt.
     static let replayBytes = 8192
 
-    private let guestListener: UnixSocket
-    private let attachListener: UnixSocket
+    private let guestListener: UnixListener
+    private let attachListener: UnixListener
     private let log: FileDescriptor
     private let logger: Logger
     private let epoll: Epoll
@@ -36,8 +36,8 @@ public final class ConsoleHub: @unchecked Sendable {
     }
 
     public init(guestSocket: String, attachSocket: String, logPath: String, logger: Logger) throws {
-        guestListener = try UnixSocket.listen(at: guestSocket)
-        attachListener = try UnixSocket.listen(at: attachSocket)
+        guestListener = try UnixListener(path: guestSocket)
+        attachListener = try UnixListener(path: attachSocket)
         log = try FileDescriptor.open(logPath, flags: O_WRONLY | O_CREAT | O_APPEND, mode: 0o640)
         self.logger = logger
         epoll = try Epoll()
@@ -54,10 +54,13 @@ public final class ConsoleHub: @unchecked Sendable {
         thread = try OSThread(name: "avp-console") { [self] in run() }
     }
 
+    /// Stops the thread and removes both socket files (where they are still this hub's).
     public func stop() {
         stopEvent.signal()
         thread?.join()
         thread = nil
+        guestListener.removeFile()
+        attachListener.removeFile()
     }
 
     private func run() {
@@ -98,7 +101,7 @@ public final class ConsoleHub: @unchecked Sendable {
     }
 
     private func acceptGuest() {
-        guard let socket = try? guestListener.accept() else { return }
+        guard let socket = (try? guestListener.accept()) ?? nil else { return }
         if let old = guest { epoll.remove(old.rawValue) }
         guest = socket
         try? epoll.add(socket.rawValue, events: [.readable, .peerClosed], token: Token.guest)
@@ -106,7 +109,7 @@ public final class ConsoleHub: @unchecked Sendable {
     }
 
     private func acceptClient() {
-        guard let socket = try? attachListener.accept() else { return }
+        guard let socket = (try? attachListener.accept()) ?? nil else { return }
         try? socket.descriptor.setNonBlocking()
         clients[socket.rawValue] = socket
         try? epoll.add(socket.rawValue, events: [.readable, .peerClosed], token: Token.clientBase + UInt64(UInt32(bitPattern: socket.rawValue)))
@@ -124,10 +127,12 @@ public final class ConsoleHub: @unchecked Sendable {
     private func toGuest(_ bytes: [UInt8]) {
         guard let guest else { return }
         counters.withLock { $0.toGuest += bytes.count }
-        try? guest.descriptor.writeAll(bytes)
+        // Never blocking: a guest that does not read its console must not stall the hub (and with it
+        // every client and the stop); typed input it has no room for is dropped, like output to a slow client.
+        send(bytes, to: guest)
     }
 
-    /// Best effort: a client whose socket is full misses this output.
+    /// Best effort: a peer whose socket is full misses these bytes.
     private func send(_ bytes: [UInt8], to client: UnixSocket) {
         _ = bytes.withUnsafeBytes { Glibc.send(client.rawValue, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
     }

@@ -157,12 +157,14 @@ public final class VhostUserBackend: @unchecked Sendable {
         case let .setVringKick(index, fd):
             let ring = try vring(index)
             guard let fd else { throw .refused("queue \(index): polling without a kick descriptor is not supported") }
-            ring.kick = EventFD(adopting: fd)
+            ring.kick = try notifier(fd, "kick", index)
             try startIfReady(ring)
         case let .setVringCall(index, fd):
-            try vring(index).setCall(fd.map(EventFD.init(adopting:)))
+            let ring = try vring(index)
+            ring.setCall(try fd.map { (fd) throws(VhostUserError) in try notifier(fd, "call", index) })
         case let .setVringErr(index, fd):
-            try vring(index).setError(fd.map(EventFD.init(adopting:)))
+            let ring = try vring(index)
+            ring.setError(try fd.map { (fd) throws(VhostUserError) in try notifier(fd, "error", index) })
         case let .setVringEnable(index, enabled):
             let ring = try vring(index)
             ring.enabled = enabled
@@ -200,6 +202,16 @@ public final class VhostUserBackend: @unchecked Sendable {
     }
 
     // MARK: Kicks and lifecycle
+
+    /// Stops every started queue with DEVICE_NEEDS_RESET if a SIGBUS hit this front end's memory
+    /// (it shrank the file behind a region; the guard in guard.c absorbed the fault). Returns what
+    /// happened, or nil if the memory is intact. The connection must then be closed: nothing the
+    /// front end shares can be trusted any more.
+    public func checkMemoryFault() -> String? {
+        guard let region = memory.faultedRegion else { return nil }
+        for ring in vrings { ring.queue?.fail(.memoryFault(region.guestAddress)) }
+        return "guest memory at \(region.guestAddress) (\(region.size) bytes) faulted: the front end shrank the file behind it"
+    }
 
     /// The driver kicked `queue`: clear the eventfd and let the device process it.
     public func kick(queue index: Int) {
@@ -295,6 +307,12 @@ public final class VhostUserBackend: @unchecked Sendable {
 
     private func wrap<T>(_ body: () throws(GuestMemoryError) -> T) throws(VhostUserError) -> T {
         do { return try body() } catch { throw .refused("memory: \(error)") }
+    }
+
+    /// A kick, call or error descriptor from the front end, refused unless it is an eventfd, and made
+    /// non-blocking so no read or write of it can stop the server's thread.
+    private func notifier(_ fd: FileDescriptor, _ role: String, _ index: UInt32) throws(VhostUserError) -> EventFD {
+        do { return try EventFD(validating: fd) } catch { throw .refused("queue \(index) \(role) descriptor: \(error)") }
     }
 
     private func vring(_ index: UInt32) throws(VhostUserError) -> Vring {

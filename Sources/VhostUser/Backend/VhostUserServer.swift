@@ -1,15 +1,23 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import GuestMemory
 import Logging
 import Synchronization
 import SystemCalls
 import Virtio
 
 /// Serves one device on one vhost-user socket: a dedicated OS thread runs an epoll
-/// loop over the listening socket, the front-end connection, the queues' kick
-/// eventfds and a stop eventfd. One front end at a time; when it leaves (or breaks
-/// the protocol) the device is reset and the next front end is accepted.
+/// loop over the listening socket, the connections, the queues' kick eventfds and a
+/// stop eventfd. Nothing a peer does can make the thread wait for it: every socket and
+/// every descriptor received is non-blocking, messages are assembled piece by piece,
+/// and timers (not blocking reads) end a peer that stalls.
+///
+/// One front end at a time (vhost-user is one-to-one): the first connection to send a
+/// message while the device is free gets it. Other connections wait — a bounded number,
+/// for a bounded time — and a connection that never speaks is dropped, so it cannot
+/// hold the socket. When the front end leaves (or breaks the protocol) the device is
+/// reset and a waiting connection that has spoken takes over.
 ///
 /// In `.connect` mode the roles on the socket are reversed — the VMM listens
 /// (QEMU `-chardev socket,server=on,wait=on`) and the back end connects, retrying —
@@ -34,42 +42,56 @@ public final class VhostUserServer: @unchecked Sendable {
     public var socketPath: String { endpoint.path }
     private let backend: VhostUserBackend
     private let logger: Logger
-    private let listener: UnixSocket?
+    private let listener: UnixListener?
     /// How often a back end in `.connect` mode tries to reach its VMM.
     static let reconnectMilliseconds: Int32 = 100
+    /// How often timers (stalled messages, waiting connections) are checked while any runs.
+    static let housekeepingMilliseconds: Int32 = 250
     private let stopEvent: EventFD
     private let epoll: Epoll
     private var thread: OSThread?
 
     // Worker-thread state.
-    private var channel: VhostUserChannel?
+    private var frontEnd: FrontendConnection?
+    private var waiting: [Int32: FrontendConnection] = [:]
     private var watchedKicks: [Int: Int32] = [:]
+    private var lastFaultGeneration = MappedRegion.faultGeneration
+    private var evictedConnections = LogSampler()
+    /// When the device last became free: a waiting connection's silence counts from then.
+    private var freeSince = MonotonicClock.seconds()
 
-    /// Connections accepted so far, and whether one is open now (read from any thread).
+    /// Front ends served so far, and whether one is connected now (read from any thread).
     private let stats = Mutex<(connections: Int, connected: Bool)>((0, false))
 
     private enum Token {
         static let stop: UInt64 = 0
         static let listener: UInt64 = 1
-        static let connection: UInt64 = 2
         static let kickBase: UInt64 = 1 << 16
         static let deviceBase: UInt64 = 1 << 32
+        static let connectionBase: UInt64 = 1 << 48
     }
 
     /// Seconds a front end may take to send the rest of a message it started.
-    public static let messageTimeoutSeconds = 5
+    public static let messageTimeoutSeconds = 5.0
+    /// Seconds a connection may stay silent while the device is free before it is dropped.
+    public static let silentConnectionSeconds = 5.0
+    /// Seconds a connection may wait while another front end holds the device.
+    public static let busyWaitSeconds = 10.0
+    /// Connections that may wait at once; a new one beyond that replaces the oldest.
+    public static let maxWaitingConnections = 8
 
     /// Binds `socketPath` now (so a VMM can be started right after) and serves once `start()` runs.
     public convenience init(socketPath: String, device: VirtioDevice, logger: Logger) throws {
         try self.init(endpoint: .listen(socketPath), device: device, logger: logger)
     }
 
-    /// Listens now (`.listen`) or connects once started (`.connect`).
+    /// Listens now (`.listen`; refused if a live server already answers on the path) or
+    /// connects once started (`.connect`).
     public init(endpoint: Endpoint, device: VirtioDevice, logger: Logger) throws {
         self.endpoint = endpoint
         self.logger = logger
         backend = VhostUserBackend(device: device, logger: logger)
-        if case let .listen(path) = endpoint { listener = try UnixSocket.listen(at: path) } else { listener = nil }
+        if case let .listen(path) = endpoint { listener = try UnixListener(path: path) } else { listener = nil }
         stopEvent = try EventFD()
         epoll = try Epoll()
         try epoll.add(stopEvent.rawValue, token: Token.stop)
@@ -103,21 +125,36 @@ public final class VhostUserServer: @unchecked Sendable {
         thread = try OSThread(name: name) { [self] in run() }
     }
 
-    /// Stops the worker, closes the connection and removes the socket file.
+    /// Asks the worker to stop without waiting for it (see `stop`).
+    public func requestStop() { stopEvent.signal() }
+
+    /// Stops the worker, closes every connection and removes the socket file (if it is still ours).
     public func stop() {
-        stopEvent.signal()
+        requestStop()
         thread?.join()
         thread = nil
-        if case let .listen(path) = endpoint { unlink(path) }
+        listener?.removeFile()
     }
+
+    /// Stops several servers at once: all are asked first, then joined, so the stop takes as
+    /// long as the slowest one rather than their sum.
+    public static func stopAll(_ servers: [VhostUserServer]) {
+        for server in servers { server.requestStop() }
+        for server in servers { server.stop() }
+    }
+
+    // MARK: The loop
 
     private func run() {
         logger.info("serving \(backend.device.deviceType), \(endpoint)")
         while true {
             var timeout: Int32 = -1
-            if case let .connect(path) = endpoint, channel == nil {
+            if case let .connect(path) = endpoint, frontEnd == nil {
                 connect(to: path)
-                if channel == nil { timeout = Self.reconnectMilliseconds }
+                if frontEnd == nil { timeout = Self.reconnectMilliseconds }
+            }
+            if !waiting.isEmpty || frontEnd?.reader.isPartial == true {
+                timeout = timeout < 0 ? Self.housekeepingMilliseconds : min(timeout, Self.housekeepingMilliseconds)
             }
             let events: [Epoll.Event]
             do { events = try epoll.wait(timeoutMilliseconds: timeout) } catch {
@@ -127,67 +164,167 @@ public final class VhostUserServer: @unchecked Sendable {
             for event in events {
                 switch event.token {
                 case Token.stop:
-                    closeConnection(reason: "server stopping")
+                    closeAll()
                     return
                 case Token.listener:
-                    accept()
-                case Token.connection:
-                    receive(event.events)
+                    acceptPending()
+                case Token.connectionBase...:
+                    let fd = Int32(truncatingIfNeeded: event.token - Token.connectionBase)
+                    if let frontEnd, frontEnd.rawValue == fd {
+                        serveFrontEnd(frontEnd)
+                    } else if let connection = waiting[fd] {
+                        serveWaiting(connection, event.events)
+                    }
                 case Token.deviceBase...:
                     backend.device.handleEvent(descriptor: Int32(bitPattern: UInt32(truncatingIfNeeded: event.token - Token.deviceBase)))
                 default:
-                    let queue = Int(event.token - Token.kickBase)
-                    backend.kick(queue: queue)
+                    backend.kick(queue: Int(event.token - Token.kickBase))
                 }
+                checkMemory()
             }
+            expireTimers(now: MonotonicClock.seconds())
             syncDeviceEvents()
         }
     }
 
-    private func accept() {
-        guard channel == nil, let listener else { return }
-        do {
-            let socket = try listener.accept()
-            // One front end at a time: stop accepting until this one leaves.
-            epoll.remove(listener.rawValue)
-            try attach(socket)
-        } catch {
-            logger.error("accept failed: \(error)")
+    // MARK: Connections
+
+    private func acceptPending() {
+        guard let listener else { return }
+        while true {
+            let socket: UnixSocket
+            do {
+                guard let accepted = try listener.accept() else { return }
+                socket = accepted
+            } catch {
+                logger.error("accept failed: \(error)")
+                return
+            }
+            if waiting.count >= Self.maxWaitingConnections, let oldest = waiting.values.min(by: { $0.openedAt < $1.openedAt }) {
+                // The newest is the likeliest to be a VMM about to speak; the oldest has had its chance.
+                drop(oldest, reason: nil)
+                if evictedConnections.record() {
+                    logger.warning("\(Self.maxWaitingConnections) connections wait for the device; closed the oldest (\(evictedConnections.count) so far)")
+                }
+            }
+            do {
+                try socket.descriptor.setNonBlocking()
+                let connection = FrontendConnection(socket: socket, openedAt: MonotonicClock.seconds())
+                try epoll.add(connection.rawValue, events: waitingEvents, token: token(connection))
+                waiting[connection.rawValue] = connection
+            } catch {
+                logger.error("cannot watch a new connection: \(error)")
+            }
+        }
+    }
+
+    /// While the device is held, a waiting connection is watched only for hang-up: reading it
+    /// would take messages meant for a device it does not have yet.
+    private var waitingEvents: Epoll.Events { frontEnd == nil ? [.readable, .peerClosed] : [.peerClosed] }
+
+    private func token(_ connection: FrontendConnection) -> UInt64 {
+        Token.connectionBase + UInt64(UInt32(bitPattern: connection.rawValue))
+    }
+
+    private func serveWaiting(_ connection: FrontendConnection, _ events: Epoll.Events) {
+        if frontEnd == nil, events.contains(.readable), connection.socket.hasPendingData {
+            // It spoke first: it is the front end now.
+            waiting[connection.rawValue] = nil
+            attach(connection)
+            serveFrontEnd(connection)
+        } else if !events.isDisjoint(with: [.peerClosed, .hangup, .error]) {
+            drop(connection, reason: nil)
         }
     }
 
     /// `.connect` mode: one attempt to reach the VMM (quietly; it may not be up yet).
     private func connect(to path: String) {
-        guard let socket = try? UnixSocket.connect(to: path) else { return }
-        do { try attach(socket) } catch {
+        guard let socket = try? UnixSocket.connect(to: path, nonBlocking: true) else { return }
+        do {
+            try socket.descriptor.setNonBlocking()
+            let connection = FrontendConnection(socket: socket, openedAt: MonotonicClock.seconds())
+            try epoll.add(connection.rawValue, events: [.readable, .peerClosed], token: token(connection))
+            attach(connection)
+        } catch {
             logger.error("cannot use the connection to \(path): \(error)")
         }
     }
 
-    private func attach(_ socket: UnixSocket) throws {
-        let newChannel = VhostUserChannel(socket: socket)
-        newChannel.setReceiveTimeout(seconds: Self.messageTimeoutSeconds)
-        try epoll.add(socket.rawValue, events: [.readable, .peerClosed], token: Token.connection)
-        channel = newChannel
+    private func attach(_ connection: FrontendConnection) {
+        frontEnd = connection
+        // Waiting connections stop being read until the device is free again.
+        for other in waiting.values { try? epoll.modify(other.rawValue, events: waitingEvents, token: token(other)) }
         let n = stats.withLock { s in s.connections += 1; s.connected = true; return s.connections }
         logger.info("front end connected (connection \(n))")
     }
 
-    private func receive(_ events: Epoll.Events) {
-        guard let channel else { return }
-        do {
-            guard let message = try channel.receive() else {
-                closeConnection(reason: "front end disconnected")
+    /// Handles what the front end sent: whole messages as they complete, at most a batch per
+    /// wake-up so kicks of other queues are not starved by a chatty front end.
+    private func serveFrontEnd(_ connection: FrontendConnection) {
+        for _ in 0..<64 {
+            do {
+                switch try connection.reader.next(from: connection.socket) {
+                case .wouldBlock:
+                    return
+                case .closed:
+                    closeFrontEnd(reason: "front end disconnected")
+                    return
+                case let .message(message):
+                    logger.trace("\(message.request.map { "\($0)" } ?? "\(message.header.request)") \(message.payload.count) bytes, \(message.descriptors.count) fds")
+                    if let reply = try backend.handle(message) {
+                        try send(reply, on: connection)
+                    }
+                    syncKicks()
+                    if checkMemory() { return }
+                }
+            } catch {
+                closeFrontEnd(reason: "protocol error: \(error)")
                 return
             }
-            logger.trace("\(message.request.map { "\($0)" } ?? "\(message.header.request)") \(message.payload.count) bytes, \(message.descriptors.count) fds")
-            if let reply = try backend.handle(message) {
-                try channel.send(reply)
-            }
-            syncKicks()
-        } catch {
-            closeConnection(reason: "protocol error: \(error)")
         }
+    }
+
+    /// Replies are small and the front end waits for them; one that does not fit in the socket
+    /// buffer means the front end stopped reading, which ends the connection rather than the thread.
+    private func send(_ reply: VhostUserMessage, on connection: FrontendConnection) throws(VhostUserError) {
+        var header = reply.header
+        header.size = UInt32(reply.payload.count)
+        do { try connection.socket.send(header.bytes + reply.payload) } catch {
+            throw .connectionFailed(error.code == EAGAIN ? "the front end does not read its replies" : error.description)
+        }
+    }
+
+    /// Ends connections whose time is up: a front end stalled mid-message, a waiting
+    /// connection that never spoke, or one that waited too long behind the current front end.
+    private func expireTimers(now: Double) {
+        if let frontEnd, let since = frontEnd.reader.partialSince, now - since > Self.messageTimeoutSeconds {
+            closeFrontEnd(reason: "protocol error: \(VhostUserError.stalled) for \(Int(Self.messageTimeoutSeconds)) s")
+        }
+        for connection in Array(waiting.values) {
+            let age = now - connection.openedAt
+            if frontEnd == nil, now - max(connection.openedAt, freeSince) > Self.silentConnectionSeconds {
+                drop(connection, reason: "a connection sent nothing for \(Int(Self.silentConnectionSeconds)) s")
+            } else if frontEnd != nil, age > Self.busyWaitSeconds {
+                drop(connection, reason: "a second front end waited \(Int(Self.busyWaitSeconds)) s while another holds the device")
+            }
+        }
+    }
+
+    private func drop(_ connection: FrontendConnection, reason: String?) {
+        epoll.remove(connection.rawValue)
+        waiting[connection.rawValue] = nil
+        if let reason { logger.notice("\(reason); closing it") }
+    }
+
+    /// Ends the front end if the memory it shared faulted (it shrank the file behind it).
+    @discardableResult
+    private func checkMemory() -> Bool {
+        let generation = MappedRegion.faultGeneration
+        guard generation != lastFaultGeneration else { return false }
+        lastFaultGeneration = generation
+        guard let why = backend.checkMemoryFault() else { return false }
+        closeFrontEnd(reason: "\(why); device needs reset")
+        return true
     }
 
     /// Makes the epoll set match the rings that are started and enabled.
@@ -207,19 +344,22 @@ public final class VhostUserServer: @unchecked Sendable {
         }
     }
 
-    private func closeConnection(reason: String) {
-        guard let channel else { return }
+    private func closeFrontEnd(reason: String) {
+        guard let connection = frontEnd else { return }
         logger.info("\(reason); resetting device and waiting for the next front end")
-        epoll.remove(channel.socket.rawValue)
+        epoll.remove(connection.rawValue)
         for (_, fd) in watchedKicks { epoll.remove(fd) }
         watchedKicks = [:]
-        self.channel = nil
+        frontEnd = nil
         backend.disconnect()
         stats.withLock { $0.connected = false }
-        if let listener {
-            do { try epoll.add(listener.rawValue, token: Token.listener) } catch {
-                logger.critical("cannot listen again: \(error)")
-            }
-        }
+        freeSince = MonotonicClock.seconds()
+        // Waiting connections may be read again; one that has already spoken takes over next.
+        for other in waiting.values { try? epoll.modify(other.rawValue, events: waitingEvents, token: token(other)) }
+    }
+
+    private func closeAll() {
+        closeFrontEnd(reason: "server stopping")
+        for connection in Array(waiting.values) { drop(connection, reason: nil) }
     }
 }

@@ -16,9 +16,11 @@ public final class GuestDriver: @unchecked Sendable {
     /// Guest-physical base of the simulated RAM: not zero, so guest and host offsets never coincide.
     public static let defaultBase = GuestAddress(0x4000_0000)
 
-    public init(frontend: VhostUserFrontend, memorySize: UInt64 = 16 << 20, base: GuestAddress = GuestDriver.defaultBase) throws {
+    /// `sealableMemory`: RAM in a memfd that accepts seals, as QEMU's memory-backend-memfd.
+    public init(frontend: VhostUserFrontend, memorySize: UInt64 = 16 << 20, base: GuestAddress = GuestDriver.defaultBase,
+                sealableMemory: Bool = false) throws {
         self.frontend = frontend
-        ram = try SharedMemoryRegion(guestAddress: base, size: memorySize)
+        ram = try SharedMemoryRegion(guestAddress: base, size: memorySize, sealable: sealableMemory)
         memory = try GuestMemory(regions: [ram.region])
         allocator = GuestAllocator(base: base, size: memorySize)
     }
@@ -51,9 +53,20 @@ public final class GuestDriver: @unchecked Sendable {
         try frontend.sendAcked(.setMemTable([ram.descriptor], [ram.file]))
     }
 
-    /// SET_VRING_NUM/BASE/ADDR/CALL/ERR/KICK and, with protocol features, SET_VRING_ENABLE.
+    /// SET_VRING_NUM/BASE/ADDR/CALL/KICK and, with protocol features, SET_VRING_ENABLE.
     @discardableResult
     public func startQueue(index: Int, size: UInt16) throws -> DriverQueue {
+        let queue = try configureQueue(index: index, size: size)
+        let i = UInt32(index)
+        try frontend.sendAcked(.setVringKick(index: i, queue.kickEvent.descriptor))
+        if features & vhostUserProtocolFeaturesBit != 0 {
+            try frontend.sendAcked(.setVringEnable(index: i, enabled: true))
+        }
+        return queue
+    }
+
+    /// SET_VRING_NUM/BASE/ADDR/CALL: everything but the kick descriptor that starts the ring.
+    public func configureQueue(index: Int, size: UInt16) throws -> DriverQueue {
         let queue = try DriverQueue(index: index, ring: DriverRing(size: size, memory: memory, allocator: &allocator))
         let i = UInt32(index)
         try frontend.sendAcked(.setVringNum(index: i, size: UInt32(size)))
@@ -63,10 +76,6 @@ public final class GuestDriver: @unchecked Sendable {
             usedRing: frontendAddress(queue.ring.addresses.usedRing),
             availableRing: frontendAddress(queue.ring.addresses.availableRing))))
         try frontend.sendAcked(.setVringCall(index: i, queue.callEvent.descriptor))
-        try frontend.sendAcked(.setVringKick(index: i, queue.kickEvent.descriptor))
-        if features & vhostUserProtocolFeaturesBit != 0 {
-            try frontend.sendAcked(.setVringEnable(index: i, enabled: true))
-        }
         if queues.count <= index { queues.append(queue) } else { queues[index] = queue }
         return queue
     }

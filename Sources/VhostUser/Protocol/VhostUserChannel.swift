@@ -15,26 +15,14 @@ public final class VhostUserChannel: Sendable {
         _ = setsockopt(socket.rawValue, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
     }
 
-    /// The next message, or nil if the peer closed the connection cleanly.
-    /// Descriptors sent with any part of the message are attached to it.
+    /// The next message, or nil if the peer closed the connection cleanly; for blocking
+    /// sockets (the Swift front end). Descriptors sent with any part of the message are attached to it.
     public func receive() throws -> VhostUserMessage? {
-        guard let head = try stalling({ try socket.receiveExactly(VhostUserHeader.size) }) else { return nil }
-        let header = try VhostUserHeader(bytes: head.bytes)
-        var payload: [UInt8] = []
-        var descriptors = head.descriptors
-        if header.size > 0 {
-            guard let body = try stalling({ try socket.receiveExactly(Int(header.size)) }) else { throw VhostUserError.disconnected }
-            payload = body.bytes
-            descriptors += body.descriptors
-        }
-        if head.descriptorsTruncated { throw VhostUserError.wrongDescriptorCount(request: "message", expected: UnixSocket.maxDescriptors, got: descriptors.count) }
-        return VhostUserMessage(header: header, payload: payload, descriptors: descriptors)
-    }
-
-    /// A receive timeout (EAGAIN with SO_RCVTIMEO) reported as what it means.
-    private func stalling<T>(_ body: () throws -> T) throws -> T {
-        do { return try body() } catch let error as Errno where error.code == EAGAIN || error.code == EWOULDBLOCK {
-            throw VhostUserError.stalled
+        var reader = VhostUserMessageReader()
+        switch try reader.next(from: socket) {
+        case let .message(message): return message
+        case .closed: return nil
+        case .wouldBlock: throw VhostUserError.stalled
         }
     }
 

@@ -13,6 +13,10 @@ public enum VhostUserError: Error, Equatable, Sendable, CustomStringConvertible 
     case disconnected
     /// The peer started a message and stopped sending before its end.
     case stalled
+    /// One message carried more descriptors than a message may (the kernel drops the rest).
+    case tooManyDescriptors(limit: Int)
+    /// The socket itself failed (reset, or a send the peer would not take).
+    case connectionFailed(String)
 
     public var description: String {
         switch self {
@@ -29,6 +33,8 @@ public enum VhostUserError: Error, Equatable, Sendable, CustomStringConvertible 
         case let .unexpectedReply(why): return "unexpected reply: \(why)"
         case .disconnected: return "peer disconnected"
         case .stalled: return "peer stopped sending in the middle of a message"
+        case let .tooManyDescriptors(limit): return "a message carried more than \(limit) file descriptors (the most one message may carry)"
+        case let .connectionFailed(why): return "connection failed: \(why)"
         }
     }
 }
