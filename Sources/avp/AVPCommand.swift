@@ -6,4 +6,15 @@ struct AVPCommand: ParsableCommand {
         commandName: "avp",
         abstract: "AVP: the Automotive Virtual Platform (AVPS v2.0) as vhost-user device servers for Linux/KVM.",
         subcommands: [Check.self, Up.self, Down.self, Status.self, Console.self, Describe.self, Schema.self, Serve.self, Run.self, Initrd.self])
+
+    /// ArgumentParser's `main`, except that Foundation's file errors, which it would print
+    /// as an `NSCocoaErrorDomain` dump, become one line naming the file and the reason.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            exit(withError: CommandFailure.cleaned(error))
+        }
+    }
 }

@@ -12,17 +12,18 @@ struct Describe: ParsableCommand {
 
     func run() throws {
         let platform = try platformFile.load(quietWarnings: true)
-        guard let machine = platform.vm(named: vm) else { throw ValidationError("no VM named '\(vm)' in \(platformFile.file)") }
+        guard let machine = platform.vm(named: vm) else { throw platformFile.noSuchVM(vm, in: platform) }
+        if let output { try OutputFile.checkDirectory(of: output) }
         let plan = try? platformFile.plan(platform)
         let tree = try VirtualHardware.deviceTree(platform: platform, vm: machine, plan: plan?.vms.first { $0.name == vm })
         let bytes: [UInt8]
         switch format {
         case "dts": bytes = Array(DeviceTreeSource.render(tree).utf8)
         case "dtb": bytes = FlattenedDeviceTree.encode(tree)
-        default: throw ValidationError("unknown format '\(format)': use dts or dtb")
+        default: throw ValidationError("unknown format \(UserText.quoted(format)): use dts or dtb")
         }
         if let output {
-            try Data(bytes).write(to: URL(fileURLWithPath: output))
+            try OutputFile.write(bytes, to: output)
         } else {
             FileHandle.standardOutput.write(Data(bytes))
         }

@@ -13,9 +13,17 @@ struct Initrd: ParsableCommand {
     @Option(help: "Output file.") var output: String
 
     func run() throws {
+        // Before the work: a missing output directory is reported as that, not as a Foundation error dump.
+        try OutputFile.checkDirectory(of: output)
         let image = GuestImage.default
         try image.check()
-        let text = "export PATH=/\(HostTools.binDirectory):$PATH\n" + (try String(contentsOfFile: script, encoding: .utf8))
-        try image.initrd(withScript: text, extraFiles: try HostTools.files(for: tool), at: output)
+        let body: String
+        do { body = try String(contentsOfFile: script, encoding: .utf8) } catch {
+            throw CommandFailure.cleaned(error)
+        }
+        let text = "export PATH=/\(HostTools.binDirectory):$PATH\n" + body
+        do { try image.initrd(withScript: text, extraFiles: try HostTools.files(for: tool), at: output) } catch {
+            throw CommandFailure.cleaned(error)
+        }
     }
 }

@@ -22,6 +22,12 @@ struct PlatformFileArgument: ParsableArguments {
         return platform
     }
 
+    /// "no VM named 'x' in FILE; its VMs: a, b", for commands that take a VM name.
+    func noSuchVM(_ name: String, in platform: Platform) -> CommandFailure {
+        CommandFailure("no VM named \(UserText.quoted(name)) in \(UserText.shortened(file, limit: 200)); its VMs: "
+                       + platform.vms.map(\.name).joined(separator: ", "))
+    }
+
     func plan(_ platform: Platform, qemu: String = "qemu-system-x86_64") throws -> PlatformPlan {
         let image = GuestImage.default
         return try PlatformPlan(platform: platform, qemu: qemu,
@@ -67,6 +73,10 @@ struct Up: ParsableCommand {
             for v in plan.vms { print("vm \(v.name): \(([v.command.qemu] + v.command.arguments).map(Self.quote).joined(separator: " "))") }
             return
         }
+        // Checked again, atomically, when the supervisor takes its lock; here so nothing is printed first.
+        if let pid = try Supervisor.runningSupervisor(plan.state) {
+            throw PlatformError.alreadyUp(platform: platform.name, supervisor: pid)
+        }
         let supervisor = Supervisor(plan: plan, avpExecutable: avp, logger: Logger(label: "avp.up"))
         let watcher = try OSThread(name: "avp-signals") {
             _ = signals.wait()
@@ -90,15 +100,22 @@ struct Down: ParsableCommand {
 
     func run() throws {
         let platform = try platformFile.load(quietWarnings: true)
-        let plan = try platformFile.plan(platform)
-        guard let pid = Supervisor.runningSupervisor(plan) else {
+        let state = StateDirectory.default(for: platform)
+        // Only the process holding the platform's supervisor lock is signalled (see SupervisorLock).
+        guard let pid = try Supervisor.runningSupervisor(state) else {
             print("platform '\(platform.name)' is not running")
             return
         }
-        kill(pid, SIGTERM)
+        guard kill(pid, SIGTERM) == 0 else {
+            throw CommandFailure("cannot stop supervisor \(pid): \(String(cString: strerror(errno)))")
+        }
+        // Stopped when the lock is free: the kernel releases it when the supervisor exits.
         let deadline = Date().addingTimeInterval(60)
-        while kill(pid, 0) == 0, Date() < deadline { usleep(100_000) }
-        print(kill(pid, 0) == 0 ? "supervisor \(pid) did not stop within 60 s" : "platform '\(platform.name)' stopped")
+        while (try? Supervisor.runningSupervisor(state)) == pid, Date() < deadline { usleep(100_000) }
+        if (try? Supervisor.runningSupervisor(state)) == pid {
+            throw CommandFailure("supervisor \(pid) did not stop within 60 s")
+        }
+        print("platform '\(platform.name)' stopped")
     }
 }
 
@@ -108,19 +125,31 @@ struct Status: ParsableCommand {
 
     func run() throws {
         let platform = try platformFile.load(quietWarnings: true)
-        let plan = try platformFile.plan(platform)
-        let running = Supervisor.runningSupervisor(plan)
-        guard let status = Supervisor.readStatus(plan) else {
-            print("platform '\(platform.name)': never started")
+        let state = StateDirectory.default(for: platform)
+        let running = try Supervisor.runningSupervisor(state)
+        let recorded: Supervisor.Status?
+        do { recorded = try Supervisor.readStatus(state) } catch {
+            print("platform '\(platform.name)': " + (running.map { "up, supervisor pid \($0)" } ?? "down"))
+            throw error
+        }
+        guard let status = recorded else {
+            print("platform '\(platform.name)': " + (running.map { "up, supervisor pid \($0); no status recorded yet" } ?? "never started"))
             return
         }
         print("platform '\(status.platform)' (\(status.profile)): " + (running.map { "up, supervisor pid \($0)" } ?? "down"))
-        print(String(format: "%-8@ %-28@ %-16@ %-14@ %8@ %9@", "KIND", "NAME", "TYPE", "STATE", "PID", "RESTARTS"))
+        // Padded by hand: Foundation's String(format:) on Linux ignores widths for %@.
+        func row(_ cells: String...) -> String {
+            let widths = [-8, -28, -16, -14, 8, 9]   // negative: left-aligned
+            return zip(cells, widths).map { cell, width in
+                let padding = String(repeating: " ", count: max(0, abs(width) - cell.count))
+                return width < 0 ? cell + padding : padding + cell
+            }.joined(separator: " ")
+        }
+        print(row("KIND", "NAME", "TYPE", "STATE", "PID", "RESTARTS"))
         for (label, entries) in [("vm", status.vms), ("server", status.servers)] {
             for e in entries {
                 let state = running == nil && (e.state == "running" || e.state == "restarting") ? "stopped" : e.state
-                print(String(format: "%-8@ %-28@ %-16@ %-14@ %8@ %9d", label, e.name, e.kind, state,
-                             e.pid.map { String($0) } ?? "-", e.restarts))
+                print(row(label, e.name, e.kind, UserText.shortened(state), e.pid.map { String($0) } ?? "-", String(e.restarts)))
             }
         }
     }
@@ -135,9 +164,7 @@ struct Console: ParsableCommand {
     func run() throws {
         let platform = try platformFile.load(quietWarnings: true)
         let plan = try platformFile.plan(platform)
-        guard let launch = plan.vms.first(where: { $0.name == vm }) else {
-            throw ValidationError("no VM named '\(vm)' in \(platformFile.file)")
-        }
+        guard let launch = plan.vms.first(where: { $0.name == vm }) else { throw platformFile.noSuchVM(vm, in: platform) }
         guard let path = launch.attachSocket else {
             throw ValidationError("VM '\(vm)' has no console (add '- type: console' to its devices; never in production)")
         }
@@ -151,5 +178,14 @@ struct Console: ParsableCommand {
 
 struct Schema: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print the platform file's JSON Schema (for editors).")
-    func run() throws { print(PlatformSchema.jsonSchema(), terminator: "") }
+    @Option(help: "Write to this file instead of standard output.") var output: String?
+
+    func run() throws {
+        let schema = PlatformSchema.jsonSchema()
+        if let output {
+            try OutputFile.write(Array(schema.utf8), to: output)
+        } else {
+            print(schema, terminator: "")
+        }
+    }
 }

@@ -11,16 +11,14 @@ struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Boot the default guest under QEMU with AVP's device servers; console on stdout.",
         discussion: """
-            Starts the entropy device server (vhost-user) in this process and a QEMU guest wired to
-            it with shared memfd memory. By default the guest runs a short demo and powers off; the
-            exit status is the guest script's. Build the guest first: scripts/guest-image.
+            Starts the entropy device server (vhost-user) in this process and a QEMU guest wired to it with shared memfd memory. By default the guest runs a short demo and powers off; the exit status is the guest script's. Build the guest first: scripts/guest-image.
             """)
 
     @Option(help: "q35 (virtio-pci) or microvm (virtio-mmio).")
     var machine: String = "q35"
-    @Option(help: "Guest RAM in MiB.")
+    @Option(help: "Guest RAM in MiB, 128 to 262144.")
     var memory = 512
-    @Option(help: "Guest CPUs.")
+    @Option(help: "Guest CPUs, 1 to 255.")
     var cpus = 2
     @Option(help: "QEMU binary.")
     var qemu = "qemu-system-x86_64"
@@ -37,7 +35,8 @@ struct Run: ParsableCommand {
     @Option(help: "Extra kernel command-line arguments.")
     var append: [String] = []
     @Option(help: ArgumentHelp("A disk served by AVP's block device server (vhost-user-blk), in guest order vda, vdb, ...: "
-        + "PATH[,ro][,serial=ID][,queues=N][,cache=writeback|writethrough][,direct].", valueName: "disk"))
+        + "an image PATH, then any of ,ro ,serial=ID ,queues=N ,cache=writeback|writethrough ,direct "
+        + "(e.g. data.img,ro,serial=DATA).", valueName: "disk"))
     var disk: [String] = []
     @Option(help: ArgumentHelp("Also give the guest one of QEMU's built-in virtio devices, after AVP's, for side-by-side "
         + "comparisons: virtio-rng, or virtio-blk:PATH (serial QEMU-BUILTIN).", valueName: "device"))
@@ -46,6 +45,18 @@ struct Run: ParsableCommand {
         + "e.g. fio or mkfs.ext4.", valueName: "program"))
     var tool: [String] = []
     @OptionGroup var logging: LoggingOptions
+
+    func validate() throws {
+        if !PlatformLimits.memoryMiB.contains(memory) {
+            throw ValidationError("--memory \(memory): use \(PlatformLimits.memoryMiB.lowerBound) to \(PlatformLimits.memoryMiB.upperBound) (MiB)")
+        }
+        if !PlatformLimits.cpus.contains(cpus) {
+            throw ValidationError("--cpus \(cpus): use \(PlatformLimits.cpus.lowerBound) to \(PlatformLimits.cpus.upperBound)")
+        }
+        if !timeout.isFinite || timeout < 0 {
+            throw ValidationError("--timeout \(timeout): use a number of seconds, or 0 for no timeout")
+        }
+    }
 
     func run() throws {
         let signals = TerminationSignals()   // first: threads started later inherit the blocked mask

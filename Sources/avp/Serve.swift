@@ -7,6 +7,10 @@ import VhostUser
 
 /// `avp serve <device>`: one device back end on a vhost-user socket, like other
 /// vhost-user device daemons, for any VMM.
+///
+/// In the help texts, each paragraph of a discussion is one line, which ArgumentParser
+/// wraps to the terminal; a hard line break inside a sentence would be wrapped again and
+/// leave a ragged stub. Example lines are indented and fit in 80 columns (HelpTextTests).
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a device back end on a vhost-user socket.",
@@ -20,7 +24,10 @@ struct ServeEntropy: ParsableCommand {
         discussion: """
             QEMU example:
               -chardev socket,id=rng,path=PATH -device vhost-user-rng-pci,chardev=rng
-            with guest RAM shared: -object memory-backend-memfd,id=mem,size=512M,share=on -machine memory-backend=mem
+
+            Guest RAM must be shared with the server:
+              -object memory-backend-memfd,id=mem,size=512M,share=on
+              -machine memory-backend=mem
             """)
 
     @OptionGroup var endpoints: EndpointOptions
@@ -35,7 +42,8 @@ struct ServeEntropy: ParsableCommand {
         for server in servers { try server.start() }
         let signal = signals.wait()
         logger.info("signal \(signal): stopping")
-        for server in servers { server.stop() }
+        StopDeadline.arm(what: "avp serve")
+        VhostUserServer.stopAll(servers)
     }
 }
 
@@ -47,9 +55,10 @@ struct ServeBlock: ParsableCommand {
         abstract: "virtio-blk back end (VIRTIO 1.2 §5.2) over an image file; AVPS-v2.0-4 to 7.",
         discussion: """
             QEMU example:
-              -chardev socket,id=disk,path=PATH -device vhost-user-blk-pci,chardev=disk,num-queues=N
-            Offers FLUSH, CONFIG_WCE, DISCARD, WRITE_ZEROES (with UNMAP), SEG_MAX, SIZE_MAX, BLK_SIZE,
-            TOPOLOGY, RO and MQ. Statistics are logged when the server stops.
+              -chardev socket,id=disk,path=PATH
+              -device vhost-user-blk-pci,chardev=disk,num-queues=N
+
+            Offers FLUSH, CONFIG_WCE, DISCARD, WRITE_ZEROES (with UNMAP), SEG_MAX, SIZE_MAX, BLK_SIZE, TOPOLOGY, RO and MQ. Statistics are logged when the server stops.
             """)
 
     @OptionGroup var endpoints: EndpointOptions
@@ -59,7 +68,7 @@ struct ServeBlock: ParsableCommand {
     var readOnly = false
     @Option(help: "Serial number returned to GET_ID (at most 20 bytes).")
     var serial = ""
-    @Option(help: "Number of request queues (VIRTIO_BLK_F_MQ when more than 1).")
+    @Option(help: "Number of request queues, 1 to 64 (VIRTIO_BLK_F_MQ when more than 1).")
     var queues = 1
     @Option(help: "Initial write cache mode: writeback (flushes make writes stable) or writethrough (every write is stable).")
     var cache = BlockDeviceOptions.CacheMode.writeback
@@ -73,6 +82,12 @@ struct ServeBlock: ParsableCommand {
     func validate() throws {
         if endpoints.all.count > 1, !readOnly {
             throw ValidationError("a writable image can be served to one front end only; add --read-only to share it")
+        }
+        if !PlatformLimits.blockQueues.contains(queues) {
+            throw ValidationError("--queues \(queues): use \(PlatformLimits.blockQueues.lowerBound) to \(PlatformLimits.blockQueues.upperBound)")
+        }
+        if ![512, 1024, 2048, 4096].contains(blockSize) {
+            throw ValidationError("--block-size \(blockSize): use 512, 1024, 2048 or 4096")
         }
     }
 
@@ -94,7 +109,8 @@ struct ServeBlock: ParsableCommand {
         for server in servers { try server.start() }
         let signal = signals.wait()
         logger.info("signal \(signal): stopping")
-        for server in servers { server.stop() }
+        StopDeadline.arm(what: "avp serve")
+        VhostUserServer.stopAll(servers)
         for device in devices { logger.notice("statistics: \(device.statistics)") }
     }
 }
@@ -104,10 +120,11 @@ struct ServeConsole: ParsableCommand {
         commandName: "console",
         abstract: "Host side of a VM's text console (AVPS-v2.0-47): log file plus attachable socket.",
         discussion: """
-            The guest's virtio console port 0 (hvc0) is QEMU's virtconsole on a virtio-serial device whose
-            chardev connects to --socket:
-              -device virtio-serial-pci,id=vs0 -chardev socket,id=hvc0,path=SOCKET \\
+            The guest's virtio console port 0 (hvc0) is QEMU's virtconsole on a virtio-serial device whose chardev connects to --socket:
+              -device virtio-serial-pci,id=vs0
+              -chardev socket,id=hvc0,path=SOCKET
               -device virtconsole,chardev=hvc0,nr=0,bus=vs0.0
+
             Everything the guest writes is appended to --log; `avp console` (or socat) attaches to --attach.
             """)
 
@@ -133,6 +150,7 @@ struct ServeConsole: ParsableCommand {
         logger.info("console: guest on \(socket), clients on \(attach), log \(log)")
         let signal = signals.wait()
         logger.info("signal \(signal): stopping")
+        StopDeadline.arm(what: "avp serve console")
         device?.stop()
         hub.stop()
     }

@@ -12,18 +12,30 @@ struct ServeSwitch: ParsableCommand {
         commandName: "switch",
         abstract: "Virtual Ethernet switch for virtio-net ports (VIRTIO 1.2 §5.1); AVPS-v2.0-8 to 15.",
         discussion: """
-            Each --port is one VM interface:
-              name=NAME,(listen|connect)=SOCKET,mac=MAC[,mtu=N][,mac-change=allow|deny][,allow=MAC+MAC...]
+            Each --port is one VM interface, given as comma-separated key=value pairs:
+              name=NAME                      the port's name in logs and statistics
+              listen=SOCKET|connect=SOCKET   its vhost-user socket
+              mac=MAC                        the interface's stable MAC
+              mtu=N                          its MTU, 68 to 65535 (default 1500)
+              mac-change=allow|deny          may the guest use a MAC of its own?
+              allow=MAC+MAC...               further source MACs it may use under deny
+
             QEMU example for a port with listen=/tmp/ivi.sock:
-              -chardev socket,id=n0,path=/tmp/ivi.sock -netdev vhost-user,id=net0,chardev=n0
+              -chardev socket,id=n0,path=/tmp/ivi.sock
+              -netdev vhost-user,id=net0,chardev=n0
               -device virtio-net-pci,netdev=net0,mac=MAC,host_mtu=N
             """)
 
-    @Option(help: "A port: name=,listen=|connect=,mac=,mtu=,mac-change=,allow= (repeat for each VM interface).")
+    @Option(help: "A VM interface: name=,listen=|connect=,mac= and optionally mtu=,mac-change=,allow= (repeat for each).")
     var port: [String]
     @Option(help: "Write every port's counters here as JSON, once a second and on exit.")
     var stats: String?
     @OptionGroup var logging: LoggingOptions
+
+    func validate() throws {
+        // The statistics are written in the background, where a failure would go unnoticed.
+        if let stats { try OutputFile.checkDirectory(of: stats) }
+    }
 
     func run() throws {
         let signals = TerminationSignals()
@@ -49,7 +61,8 @@ struct ServeSwitch: ParsableCommand {
         _ = writer
         let signal = signals.wait()
         logger.info("signal \(signal): stopping")
-        for server in servers { server.stop() }
+        StopDeadline.arm(what: "avp serve")
+        VhostUserServer.stopAll(servers)
         if let stats { Self.writeStats(fabric, to: stats) }
         for (name, c) in fabric.counters.sorted(by: { $0.key < $1.key }) {
             logger.notice("port \(name): from guest \(c.framesFromGuest), to guest \(c.framesToGuest), dropped source MAC \(c.droppedSourceMAC), oversize \(c.droppedOversize), malformed \(c.droppedMalformed), backlog \(c.droppedBacklog)")

@@ -11,11 +11,13 @@ struct ServeVsock: ParsableCommand {
         commandName: "vsock",
         abstract: "virtio-vsock back end (VIRTIO 1.2 §5.10) for several VMs; AVPS-v2.0-16.",
         discussion: """
-            Each --vm is one guest: name=NAME,cid=N,(listen|connect)=SOCKET,uds=PATH
-            Host processes reach guest port P by connecting to PATH and writing "CONNECT P\\n"; a guest's
-            connection to CID 2 port P reaches the Unix socket PATH_P. --allow A:B lets VMs A and B connect
-            to each other; every other VM-to-VM connection is refused (RST).
-            QEMU: -chardev socket,id=v0,path=SOCKET -device vhost-user-vsock-pci,chardev=v0
+            Each --vm is one guest, given as comma-separated key=value pairs:
+              name=NAME,cid=N,listen=SOCKET|connect=SOCKET,uds=PATH
+
+            Host processes reach guest port P by connecting to PATH and writing "CONNECT P\\n"; a guest's connection to CID 2 port P reaches the Unix socket PATH_P. --allow A:B lets VMs A and B connect to each other; every other VM-to-VM connection is refused (RST).
+
+            QEMU example:
+              -chardev socket,id=v0,path=SOCKET -device vhost-user-vsock-pci,chardev=v0
             """)
 
     @Option(help: "A VM: name=,cid=,listen=|connect=,uds= (repeat).") var vm: [String]
@@ -34,8 +36,12 @@ struct ServeVsock: ParsableCommand {
                 guard kv.count == 2 else { throw ValidationError("vm '\(text)': '\(part)' is not key=value") }
                 f[kv[0]] = kv[1]
             }
-            guard let name = f["name"], let cidText = f["cid"], let cid = UInt64(cidText), cid > 2, let uds = f["uds"] else {
-                throw ValidationError("vm '\(text)': needs name=, cid= (3 or more) and uds=")
+            let cids = PlatformLimits.vsockCIDs
+            guard let name = f["name"], let cidText = f["cid"], let uds = f["uds"] else {
+                throw ValidationError("vm \(UserText.quoted(text)): needs name=, cid= and uds=")
+            }
+            guard let cid = UInt64(cidText), cid >= cids.lowerBound, cid <= cids.upperBound else {
+                throw ValidationError("vm \(UserText.quoted(name)): cid=\(UserText.shortened(cidText)) is not from \(cids.lowerBound) to \(cids.upperBound)")
             }
             let endpoint: VhostUserServer.Endpoint
             if let p = f["listen"] { endpoint = .listen(p) } else if let p = f["connect"] { endpoint = .connect(p) } else {
@@ -61,7 +67,7 @@ struct ServeVsock: ParsableCommand {
         logger.info("vsock for \(specs.map { "\($0.name) (cid \($0.cid))" }.joined(separator: ", ")); allowed pairs: \(allow)")
         let signal = signals.wait()
         logger.info("signal \(signal): stopping")
-        for server in servers { server.stop() }
-        for spec in specs { unlink(spec.uds) }
+        StopDeadline.arm(what: "avp serve")
+        VhostUserServer.stopAll(servers)
     }
 }

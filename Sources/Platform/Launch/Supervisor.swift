@@ -45,6 +45,8 @@ public final class Supervisor: @unchecked Sendable {
     private var servers: [Child] = []
     private var vms: [Child] = []
     private var lastStatus = ""
+    /// Held while `run` runs: what makes this process the platform's supervisor.
+    private var lock: SupervisorLock?
 
     public init(plan: PlatformPlan, avpExecutable: String, logger: Logger) {
         self.plan = plan
@@ -57,15 +59,10 @@ public final class Supervisor: @unchecked Sendable {
 
     /// Starts the platform and supervises it until `requestStop` or until every VM is down for good.
     public func run() throws {
-        let fm = FileManager.default
-        for dir in [plan.stateDirectory, plan.socketDirectory, plan.logDirectory] {
-            try fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        }
-        if let pid = Self.runningSupervisor(plan) {
-            throw PlatformError.launchFailed("platform '\(plan.platform.name)' is already up (supervisor pid \(pid)); run 'avp down' first")
-        }
-        try String(getpid()).write(toFile: plan.pidPath, atomically: true, encoding: .utf8)
-        defer { try? fm.removeItem(atPath: plan.pidPath) }
+        try plan.state.prepare()
+        // Taking the lock is also the "already up" check: it fails while another supervisor holds it.
+        lock = try SupervisorLock.acquire(at: plan.state.lockPath, platform: plan.platform.name)
+        defer { lock = nil }
 
         servers = plan.servers.map { Child(name: $0.name, kind: "server/" + $0.kind.rawValue) }
         vms = plan.vms.map { Child(name: $0.name, kind: "vm/" + $0.command.machine.rawValue) }
@@ -200,15 +197,129 @@ public final class Supervisor: @unchecked Sendable {
         try? text.write(toFile: plan.statusPath, atomically: true, encoding: .utf8)
     }
 
-    /// The pid of a live supervisor for this plan's state directory, if any.
-    public static func runningSupervisor(_ plan: PlatformPlan) -> Int32? {
-        guard let text = try? String(contentsOfFile: plan.pidPath, encoding: .utf8),
-              let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0, kill(pid, 0) == 0 else { return nil }
-        return pid
+    /// The pid of the live supervisor of a state directory, if one runs: the process the
+    /// kernel says holds the directory's `SupervisorLock`. Never a pid read from a file, so
+    /// `avp down` cannot be made to signal another process, and `avp status` and `avp up`
+    /// agree with it. Throws if the state directory is not private (`StateDirectory`).
+    ///
+    /// Not for use inside the supervisor itself: opening and closing the lock file there
+    /// would release its own lock (see `SupervisorLock`).
+    public static func runningSupervisor(_ state: StateDirectory) throws(PlatformError) -> Int32? {
+        guard try state.existing() else { return nil }
+        return try SupervisorLock.holder(at: state.lockPath)
     }
 
-    public static func readStatus(_ plan: PlatformPlan) -> Status? {
-        guard let data = FileManager.default.contents(atPath: plan.statusPath) else { return nil }
-        return try? JSONDecoder().decode(Status.self, from: data)
+    public static func runningSupervisor(_ plan: PlatformPlan) throws(PlatformError) -> Int32? {
+        try runningSupervisor(plan.state)
+    }
+
+    /// The status the supervisor last recorded; nil if it never ran with this state
+    /// directory. A status file that is not what the supervisor writes is an error naming it.
+    public static func readStatus(_ state: StateDirectory) throws(PlatformError) -> Status? {
+        guard try state.existing() else { return nil }
+        let path = state.statusPath
+        let fix = "remove it; the next 'avp up' writes a new one"
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw .corruptState(path, problem: "it cannot be read", fix: "check its permissions, or " + fix)
+        }
+        do {
+            return try JSONDecoder().decode(Status.self, from: data)
+        } catch let DecodingError.keyNotFound(key, _) {
+            throw .corruptState(path, problem: "it has no '\(UserText.shortened(key.stringValue))'", fix: fix)
+        } catch DecodingError.typeMismatch, DecodingError.valueNotFound {
+            throw .corruptState(path, problem: "a field has a value of the wrong type", fix: fix)
+        } catch {
+            throw .corruptState(path, problem: "it is not the JSON the supervisor writes", fix: fix)
+        }
+    }
+
+    public static func readStatus(_ plan: PlatformPlan) throws(PlatformError) -> Status? {
+        try readStatus(plan.state)
+    }
+}
+
+/// What makes a process the supervisor of a state directory: a POSIX record lock
+/// (`fcntl(F_SETLK)`) on `supervisor.lock`, held for the supervisor's whole life.
+///
+/// Why a lock and not a pid file: a pid file names whatever process has that pid now,
+/// which after a crash and pid reuse, or after anyone writes the file, is an unrelated
+/// process that `avp down` would then kill. The kernel drops the lock when its holder
+/// exits, however it exits, so a lock is never stale; and `F_GETLK` reports the pid of
+/// the process holding it, so the pid `avp down` signals comes from the kernel, not from
+/// a file. (Only a supervisor that exits and has its pid reused in the microseconds
+/// between that query and the signal could still be mistaken, which no file check
+/// could prevent either.) POSIX locks are not inherited by the servers and VMs the
+/// supervisor starts. They are released when the holder closes *any* descriptor of the
+/// file, so inside the supervisor only this class opens it.
+final class SupervisorLock {
+    private let fd: Int32
+
+    private init(fd: Int32) { self.fd = fd }
+
+    deinit { close(fd) }
+
+    /// Takes the lock, or throws `alreadyUp` with the pid of the supervisor that has it.
+    static func acquire(at path: String, platform: String) throws(PlatformError) -> SupervisorLock {
+        guard let fd = try openLockFile(path, flags: O_RDWR | O_CREAT) else {
+            throw .corruptState(path, problem: "it cannot be created", fix: "check the state directory")
+        }
+        var request = wholeFile(F_WRLCK)
+        guard fcntl(fd, F_SETLK, &request) == 0 else {
+            let code = errno
+            var probe = wholeFile(F_WRLCK)
+            let holder = fcntl(fd, F_GETLK, &probe) == 0 && probe.l_type != Int16(F_UNLCK) && probe.l_pid > 0 ? probe.l_pid : nil
+            close(fd)
+            if code == EAGAIN || code == EACCES { throw .alreadyUp(platform: platform, supervisor: holder) }
+            throw .corruptState(path, problem: "it cannot be locked (\(String(cString: strerror(code))))", fix: "remove it")
+        }
+        // For people looking at the directory; AVP itself never reads it back.
+        let text = Array("\(getpid())\n".utf8)
+        _ = ftruncate(fd, 0)
+        _ = text.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+        return SupervisorLock(fd: fd)
+    }
+
+    /// The pid of the process holding the lock at `path`, or nil if none does.
+    static func holder(at path: String) throws(PlatformError) -> Int32? {
+        guard let fd = try openLockFile(path, flags: O_RDONLY) else { return nil }
+        defer { close(fd) }
+        var probe = wholeFile(F_WRLCK)
+        guard fcntl(fd, F_GETLK, &probe) == 0 else {
+            throw .corruptState(path, problem: "its lock cannot be queried (\(String(cString: strerror(errno))))", fix: "remove it")
+        }
+        guard probe.l_type != Int16(F_UNLCK) else { return nil }
+        guard probe.l_pid > 0 else {
+            throw .corruptState(path, problem: "it is locked by a process AVP cannot see (another PID namespace?)",
+                                fix: "stop the platform from where it was started")
+        }
+        return probe.l_pid
+    }
+
+    /// Opens the lock file (nil if there is none): never through a symbolic link, and only
+    /// if it is a regular file of this user.
+    private static func openLockFile(_ path: String, flags: Int32) throws(PlatformError) -> Int32? {
+        let fd = open(path, flags | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else {
+            let code = errno
+            if code == ENOENT { return nil }
+            throw .corruptState(path, problem: "it cannot be opened (\(String(cString: strerror(code))))",
+                                fix: "remove it (it must be a regular file of yours, not a link)")
+        }
+        var info = stat()
+        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG, info.st_uid == geteuid() else {
+            close(fd)
+            throw .corruptState(path, problem: "it is not a regular file of yours", fix: "remove it")
+        }
+        return fd
+    }
+
+    private static func wholeFile(_ type: Int32) -> flock {
+        var lock = flock()
+        lock.l_type = Int16(type)
+        lock.l_whence = Int16(SEEK_SET)
+        lock.l_start = 0
+        lock.l_len = 0
+        return lock
     }
 }

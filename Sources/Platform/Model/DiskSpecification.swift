@@ -6,7 +6,7 @@ public struct DiskSpecification: Sendable {
 
     public init(parsing text: String) throws {
         let parts = text.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
-        guard let path = parts.first, !path.isEmpty else { throw PlatformError.invalidArgument("disk: missing image path in '\(text)'") }
+        guard let path = parts.first, !path.isEmpty else { throw PlatformError.invalidArgument("disk: missing image path in \(UserText.quoted(text))") }
         var options = BlockDeviceOptions(imagePath: path)
         for part in parts.dropFirst() {
             let kv = part.split(separator: "=", maxSplits: 1).map(String.init)
@@ -15,7 +15,10 @@ public struct DiskSpecification: Sendable {
             case ("direct", nil): options.direct = true
             case let ("serial", value?): options.serial = value
             case let ("queues", value?):
-                guard let n = Int(value), n >= 1 else { throw PlatformError.invalidArgument("disk: queues=\(value) is not a positive number") }
+                let queues = PlatformLimits.blockQueues
+                guard case let .value(n) = WholeNumber.read(value), queues.contains(n) else {
+                    throw PlatformError.invalidArgument("disk: queues=\(UserText.shortened(value)) is not from \(queues.lowerBound) to \(queues.upperBound)")
+                }
                 options.queueCount = n
             case let ("cache", value?):
                 guard let mode = BlockDeviceOptions.CacheMode(rawValue: value) else {

@@ -1,6 +1,7 @@
 /// A platform file: the VMs of one machine, their devices and the policies that
 /// hold for all of them. Decoded from YAML with Yams once `PlatformSchema` has
-/// checked its shape (see `PlatformLoader`).
+/// checked its shape (see `PlatformLoader`). Numbers are `WholeNumber` and
+/// `MemorySize`, which read their text themselves: Yams' integer resolver can trap.
 public struct PlatformFile: Codable, Sendable, Equatable {
     /// AVPS-v2.0-48: a production platform has no console of any kind.
     public enum Profile: String, Codable, Sendable, CaseIterable {
@@ -23,7 +24,7 @@ public struct PlatformFile: Codable, Sendable, Equatable {
 public struct NetworkSpec: Codable, Sendable, Equatable {
     public var name: String
     /// Default MTU of the interfaces on this network.
-    public var mtu: Int?
+    public var mtu: WholeNumber?
 }
 
 /// VM pairs allowed to open vsock connections to each other (both directions).
@@ -41,7 +42,7 @@ public struct NetSpec: Codable, Sendable, Equatable {
     public var network: String?
     /// A fixed MAC; by default one is derived from the platform and VM names (stable across reboots).
     public var mac: String?
-    public var mtu: Int?
+    public var mtu: WholeNumber?
     /// allow (default) or deny: may the guest use a MAC of its own (AVPS-v2.0-14, §2.7)?
     public var macChange: String?
     /// Further source MACs the guest may use under `deny`.
@@ -55,7 +56,7 @@ public struct NetSpec: Codable, Sendable, Equatable {
 /// Options of a vsock device.
 public struct VsockSpec: Codable, Sendable, Equatable {
     /// The guest's context ID (3 or more, unique on the platform).
-    public var cid: Int?
+    public var cid: WholeNumber?
 }
 
 /// Options of a block device, shared by private devices and shared servers.
@@ -63,7 +64,7 @@ public struct BlockSpec: Codable, Sendable, Equatable {
     public var image: String?
     public var readOnly: Bool?
     public var serial: String?
-    public var queues: Int?
+    public var queues: WholeNumber?
     public var cache: String?
     public var direct: Bool?
 
@@ -139,7 +140,7 @@ public struct VMSpec: Codable, Sendable, Equatable {
     public var name: String
     /// q35 (virtio-pci) or microvm (virtio-mmio).
     public var machine: QemuCommandLine.Machine?
-    public var cpus: Int?
+    public var cpus: WholeNumber?
     /// "512M", "1G" or a number of MiB.
     public var memory: MemorySize?
     /// A kernel image, or "default" for the guest image built by scripts/guest-image.
@@ -151,42 +152,3 @@ public struct VMSpec: Codable, Sendable, Equatable {
 }
 
 extension QemuCommandLine.Machine: Codable {}
-
-/// A memory size: "512M", "2G", "65536K" or a plain number of MiB.
-public struct MemorySize: Codable, Sendable, Equatable, CustomStringConvertible {
-    public var mebibytes: Int
-
-    public init(mebibytes: Int) { self.mebibytes = mebibytes }
-
-    public init?(parsing text: String) {
-        let t = text.trimmingCharacters(in: .whitespaces).uppercased()
-        let units: [(String, Double)] = [("GIB", 1024), ("MIB", 1), ("KIB", 1.0 / 1024), ("G", 1024), ("M", 1), ("K", 1.0 / 1024)]
-        for (suffix, factor) in units where t.hasSuffix(suffix) {
-            guard let n = Double(t.dropLast(suffix.count)), n > 0 else { return nil }
-            mebibytes = Int(n * factor)
-            return
-        }
-        guard let n = Int(t), n > 0 else { return nil }
-        mebibytes = n
-    }
-
-    public init(from decoder: Decoder) throws {
-        let c = try decoder.singleValueContainer()
-        if let n = try? c.decode(Int.self) {
-            mebibytes = n
-        } else if let size = MemorySize(parsing: try c.decode(String.self)) {
-            self = size
-        } else {
-            throw DecodingError.dataCorruptedError(in: c, debugDescription: "not a memory size")
-        }
-    }
-
-    public func encode(to encoder: Encoder) throws {
-        var c = encoder.singleValueContainer()
-        try c.encode("\(mebibytes)M")
-    }
-
-    public var description: String { mebibytes % 1024 == 0 ? "\(mebibytes / 1024)G" : "\(mebibytes)M" }
-}
-
-import Foundation

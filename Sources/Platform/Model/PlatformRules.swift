@@ -5,7 +5,6 @@ import Foundation
 /// present, sizes sensible, one writer per image, and the production profile's
 /// lockdown (AVPS-v2.0-48: no console of any kind). Produces the resolved `Platform`.
 struct PlatformRules {
-    static let minimumMemoryMiB = 128
     static let defaultMemoryMiB = 512
 
     let file: PlatformFile
@@ -28,7 +27,7 @@ struct PlatformRules {
         var networks: [String: Int] = [:]
         for (i, n) in (file.networks ?? []).enumerated() {
             if networks[n.name] != nil { error("networks[\(i)].name", "a network named '\(n.name)' is already declared", fix: "give each network its own name") }
-            networks[n.name] = n.mtu ?? 1500
+            networks[n.name] = n.mtu?.value ?? 1500
         }
         var macs: [MACAddress: String] = [:]   // MAC → VM that has it
         var cids: [UInt64: String] = [:]
@@ -73,10 +72,12 @@ struct PlatformRules {
                 error(at + ".name", "a VM named '\(spec.name)' is already declared", fix: "give each VM its own name")
             }
             let machine = spec.machine ?? .q35
+            // The schema has checked the range of every number.
             let memory = spec.memory?.mebibytes ?? Self.defaultMemoryMiB
-            if memory < Self.minimumMemoryMiB {
-                error(at + ".memory", "\(memory) MiB of memory is too small for a Linux guest",
-                      fix: "use at least \(Self.minimumMemoryMiB)M")
+            let microvmSlots = PlatformLimits.devicesPerMicrovm
+            if machine == .microvm, let count = spec.devices?.count, count > microvmSlots {
+                error("\(at).devices[\(microvmSlots)]", "VM '\(spec.name)' has \(count) devices, but QEMU's microvm machine has only \(microvmSlots) virtio-mmio slots",
+                      fix: "remove devices, or use 'machine: q35' (up to \(PlatformLimits.devicesPerVM) devices)")
             }
             let image = GuestImage.default
             let kernel = resolveFile(spec.kernel, default: image.kernel(for: machine), at: at + ".kernel", what: "kernel")
@@ -142,7 +143,7 @@ struct PlatformRules {
                     }
                     var mac = MACAddress.derived(from: "\(name)/\(spec.name)/\(d)")
                     if let text = device.net.mac {
-                        guard let parsed = MACAddress(text) else { error(dat + ".mac", "'\(text)' is not a MAC address"); continue }
+                        guard let parsed = MACAddress(text) else { error(dat + ".mac", "\(UserText.quoted(text)) is not a MAC address"); continue }
                         if parsed.isMulticast || parsed.isZero {
                             error(dat + ".mac", "\(parsed) is a multicast or zero address; an interface needs a unicast MAC",
                                   fix: "clear the lowest bit of the first byte, e.g. 02:...")
@@ -154,34 +155,34 @@ struct PlatformRules {
                               fix: "give this interface its own 'mac:'")
                     }
                     macs[mac] = "VM '\(spec.name)'"
-                    var policy = NetPortPolicy(name: "\(spec.name)-\(d)", mac: mac, mtu: device.net.mtu ?? networkMTU)
+                    var policy = NetPortPolicy(name: "\(spec.name)-\(d)", mac: mac, mtu: device.net.mtu?.value ?? networkMTU)
                     policy.macChange = device.net.macChange.flatMap(NetPortPolicy.MACChange.init(rawValue:)) ?? .allow
                     for (k, text) in (device.net.allowedMACs ?? []).enumerated() {
                         if let m = MACAddress(text), !m.isMulticast { policy.extraMACs.append(m) } else {
-                            error("\(dat).allowed-macs[\(k)]", "'\(text)' is not a unicast MAC address")
+                            error("\(dat).allowed-macs[\(k)]", "\(UserText.quoted(text)) is not a unicast MAC address")
                         }
                     }
                     devices.append(.init(kind: .net, server: nil, block: nil, net: policy, network: network))
                 case .vsock:
-                    guard let cid = device.vsock.cid else {
+                    guard let number = device.vsock.cid, let cid = UInt64(exactly: number.value) else {
                         error(dat + ".type", "a vsock device needs its guest's cid", fix: "add 'cid: 3' (3 or more, unique)")
                         continue
                     }
-                    if let other = cids[UInt64(cid)] {
+                    if let other = cids[cid] {
                         error(dat + ".cid", "cid \(cid) is already used by \(other)", fix: "give each VM its own cid")
                     }
                     if devices.contains(where: { $0.kind == .vsock }) {
                         error(dat + ".type", "VM '\(spec.name)' already has a vsock device", fix: "keep one")
                     }
-                    cids[UInt64(cid)] = "VM '\(spec.name)'"
-                    devices.append(.init(kind: .vsock, server: nil, block: nil, cid: UInt64(cid)))
+                    cids[cid] = "VM '\(spec.name)'"
+                    devices.append(.init(kind: .vsock, server: nil, block: nil, cid: cid))
                 }
             }
             if !entropy {
                 warning(at + ".name", "VM '\(spec.name)' has no entropy device (AVPS-v2.0-40 requires one)",
                         fix: "add '- type: entropy'")
             }
-            vms.append(.init(name: spec.name, machine: machine, cpus: spec.cpus ?? 1, memoryMiB: memory, kernel: kernel,
+            vms.append(.init(name: spec.name, machine: machine, cpus: spec.cpus?.value ?? 1, memoryMiB: memory, kernel: kernel,
                              initrd: initrd, cmdline: cmdline, restart: spec.restart ?? .onFailure, devices: devices))
         }
 
@@ -194,7 +195,7 @@ struct PlatformRules {
             }
             for vmName in pair {
                 guard let vm = vms.first(where: { $0.name == vmName }) else {
-                    error(at, "'\(vmName)' is not a VM of this platform")
+                    error(at, "\(UserText.quoted(vmName)) is not a VM of this platform")
                     continue
                 }
                 if !vm.devices.contains(where: { $0.kind == .vsock }) {
@@ -204,7 +205,7 @@ struct PlatformRules {
             pairs.append(pair)
         }
         var platform = Platform(name: name, profile: file.profile, path: path, servers: servers, vms: vms)
-        platform.networks = (file.networks ?? []).map { Platform.Network(name: $0.name, mtu: $0.mtu ?? 1500) }
+        platform.networks = (file.networks ?? []).map { Platform.Network(name: $0.name, mtu: $0.mtu?.value ?? 1500) }
         platform.vsockPairs = pairs
         return platform
     }
@@ -219,12 +220,13 @@ struct PlatformRules {
         let path = absolute(image)
         var isDirectory: ObjCBool = false
         if !FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) || isDirectory.boolValue {
-            error(at + ".image", "image \(path) does not exist", fix: "create it, e.g. truncate -s 1G \(path)")
+            error(at + ".image", "image \(UserText.shortened(path, limit: 200)) does not exist",
+                  fix: "create it, e.g. truncate -s 1G \(UserText.shortened(path, limit: 200))")
         }
         var options = BlockDeviceOptions(imagePath: path)
         options.readOnly = spec.readOnly ?? false
         options.serial = spec.serial ?? ""
-        options.queueCount = spec.queues ?? 1
+        options.queueCount = spec.queues?.value ?? 1
         options.direct = spec.direct ?? false
         if let cache = spec.cache { options.cache = BlockDeviceOptions.CacheMode(rawValue: cache) ?? .writeback }
         if !options.readOnly {
@@ -257,7 +259,7 @@ struct PlatformRules {
         if !FileManager.default.fileExists(atPath: path) {
             let fix = (value == nil || value == "default") ? "build the default guest image: scripts/guest-image" : "check the path (relative paths start at the platform file)"
             error(value == nil ? String(at.split(separator: ".").dropLast().joined(separator: ".")) + ".name" : at,
-                  "\(what) \(path) does not exist", fix: fix)
+                  "\(what) \(UserText.shortened(path, limit: 200)) does not exist", fix: fix)
         }
         return path
     }

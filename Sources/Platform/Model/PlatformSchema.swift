@@ -5,20 +5,22 @@ import Foundation
 /// printed as the JSON Schema editors use (`avp schema`, docs/platform.schema.json).
 public indirect enum SchemaValue: Sendable {
     case string(String, values: [String]? = nil, pattern: String? = nil)
-    case integer(String, minimum: Int, maximum: Int)
+    case integer(String, range: ClosedRange<Int>)
     case boolean(String)
-    /// "512M", "1G" or a number of MiB.
-    case size(String)
+    /// A `MemorySize`: "512M", "1G" or a number of MiB, within `mebibytes`.
+    case size(String, mebibytes: ClosedRange<Int>)
     case object(String, properties: [(String, SchemaValue)], required: [String])
-    case array(String, items: SchemaValue, minItems: Int)
+    /// A list whose length is within `count`.
+    case array(String, items: SchemaValue, count: ClosedRange<Int>)
 
     var summary: String {
         switch self {
         case let .string(_, values?, _): return "one of " + values.joined(separator: ", ")
         case .string: return "a string"
-        case let .integer(_, min, max): return "a whole number from \(min) to \(max)"
+        case let .integer(_, range): return "a whole number from \(range.lowerBound) to \(range.upperBound)"
         case .boolean: return "true or false"
-        case .size: return "a size such as 512M or 1G"
+        case let .size(_, range):
+            return "a size from \(MemorySize(mebibytes: range.lowerBound)) to \(MemorySize(mebibytes: range.upperBound)), such as 512M or 2G"
         case .object: return "a mapping (key: value)"
         case .array: return "a list (- item)"
         }
@@ -32,7 +34,7 @@ public enum PlatformSchema {
         ("image", .string("Disk image file (raw), relative to the platform file.")),
         ("read-only", .boolean("Expose the disk read-only (VIRTIO_BLK_F_RO).")),
         ("serial", .string("Serial number the guest reads (at most 20 characters).", pattern: "^.{0,20}$")),
-        ("queues", .integer("Request queues (VIRTIO_BLK_F_MQ).", minimum: 1, maximum: 64)),
+        ("queues", .integer("Request queues (VIRTIO_BLK_F_MQ).", range: PlatformLimits.blockQueues)),
         ("cache", .string("Initial write cache mode (AVPS §2.6.1).", values: ["writeback", "writethrough"])),
         ("direct", .boolean("Open the image with O_DIRECT.")),
     ]
@@ -41,14 +43,16 @@ public enum PlatformSchema {
         ("network", .string("The network (under networks:) this interface attaches to.", pattern: namePattern)),
         ("mac", .string("Fixed MAC address; by default derived from the platform and VM names, stable across reboots.",
                         pattern: "^([0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2}$")),
-        ("mtu", .integer("Interface MTU (the guest sees it, the switch enforces it).", minimum: 68, maximum: 65535)),
+        ("mtu", .integer("Interface MTU (the guest sees it, the switch enforces it).", range: PlatformLimits.mtu)),
         ("mac-change", .string("May the guest use a MAC of its own (AVPS-v2.0-14)?", values: ["allow", "deny"])),
         ("allowed-macs", .array("Further source MACs the guest may use when mac-change is deny.",
-                                items: .string("A MAC address.", pattern: "^([0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2}$"), minItems: 0)),
+                                items: .string("A MAC address.", pattern: "^([0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2}$"),
+                                count: 0...PlatformLimits.allowedMACs)),
     ]
 
     static let vsockOptions: [(String, SchemaValue)] = [
-        ("cid", .integer("The guest's vsock context ID, unique on the platform.", minimum: 3, maximum: 0xFFFF_FFFF)),
+        ("cid", .integer("The guest's vsock context ID, unique on the platform (0 to 2 and 4294967295 are reserved).",
+                         range: PlatformLimits.vsockCIDs)),
     ]
 
     static let deviceTypes = DeviceKind.allCases.map(\.rawValue)
@@ -65,18 +69,18 @@ public enum PlatformSchema {
                     ("name", .string("Name VMs use to refer to this server.", pattern: namePattern)),
                     ("type", .string("Device type.", values: deviceTypes)),
                 ] + blockOptions,
-                required: ["name", "type"]), minItems: 0)),
+                required: ["name", "type"]), count: 0...PlatformLimits.servers)),
             ("networks", .array("Virtual Ethernet switches (AVPS-v2.0-15).", items: .object(
                 "A network.",
                 properties: [
                     ("name", .string("Name net devices use to attach.", pattern: namePattern)),
-                    ("mtu", .integer("Default MTU of its interfaces.", minimum: 68, maximum: 65535)),
+                    ("mtu", .integer("Default MTU of its interfaces.", range: PlatformLimits.mtu)),
                 ],
-                required: ["name"]), minItems: 0)),
+                required: ["name"]), count: 0...PlatformLimits.networks)),
             ("vsock", .object("vsock policy (AVPS-v2.0-16).", properties: [
                 ("allow", .array("VM pairs that may connect to each other, e.g. [ivi, cluster].",
-                                 items: .array("Two VM names.", items: .string("A VM name.", pattern: namePattern), minItems: 2),
-                                 minItems: 0)),
+                                 items: .array("Two VM names.", items: .string("A VM name.", pattern: namePattern), count: 2...2),
+                                 count: 0...PlatformLimits.vsockPairs)),
             ], required: [])),
             ("vms", .array("The virtual machines.", items: .object(
                 "A virtual machine.",
@@ -84,8 +88,9 @@ public enum PlatformSchema {
                     ("name", .string("VM name.", pattern: namePattern)),
                     ("machine", .string("q35 (virtio-pci) or microvm (virtio-mmio).",
                                         values: QemuCommandLine.Machine.allCases.map(\.rawValue))),
-                    ("cpus", .integer("Virtual CPUs.", minimum: 1, maximum: 64)),
-                    ("memory", .size("Guest RAM, e.g. 512M.")),
+                    ("cpus", .integer("Virtual CPUs.", range: PlatformLimits.cpus)),
+                    ("memory", .size("Guest RAM, e.g. 512M: a number of MiB, or a number with a unit K, M, G or T.",
+                                     mebibytes: PlatformLimits.memoryMiB)),
                     ("kernel", .string("Kernel image, or \"default\" for the guest image of scripts/guest-image.")),
                     ("initrd", .string("Initramfs, or \"default\".")),
                     ("cmdline", .string("Extra kernel command line.")),
@@ -96,9 +101,9 @@ public enum PlatformSchema {
                             ("type", .string("Device type.", values: deviceTypes)),
                             ("server", .string("A shared server declared under servers:.", pattern: namePattern)),
                         ] + blockOptions + netOptions + vsockOptions,
-                        required: ["type"]), minItems: 0)),
+                        required: ["type"]), count: 0...PlatformLimits.devicesPerVM)),
                 ],
-                required: ["name"]), minItems: 1)),
+                required: ["name"]), count: 1...PlatformLimits.vms)),
         ],
         required: ["profile", "vms"])
 
@@ -111,21 +116,23 @@ public enum PlatformSchema {
                 if let values { d["enum"] = values }
                 if let pattern { d["pattern"] = pattern }
                 return d
-            case let .integer(description, minimum, maximum):
-                return ["type": "integer", "description": description, "minimum": minimum, "maximum": maximum]
+            case let .integer(description, range):
+                return ["type": "integer", "description": description, "minimum": range.lowerBound, "maximum": range.upperBound]
             case let .boolean(description):
                 return ["type": "boolean", "description": description]
-            case let .size(description):
+            case let .size(description, range):
                 return ["description": description, "oneOf": [
-                    ["type": "integer", "minimum": 1], ["type": "string", "pattern": "^[0-9.]+\\s*([KMG]i?B?)?$"],
+                    ["type": "integer", "minimum": range.lowerBound, "maximum": range.upperBound],
+                    ["type": "string", "pattern": MemorySize.pattern],
                 ]]
             case let .object(description, properties, required):
                 var props: [String: Any] = [:]
                 for (key, v) in properties { props[key] = convert(v) }
                 return ["type": "object", "description": description, "properties": props,
                         "required": required, "additionalProperties": false]
-            case let .array(description, items, minItems):
-                return ["type": "array", "description": description, "items": convert(items), "minItems": minItems]
+            case let .array(description, items, count):
+                return ["type": "array", "description": description, "items": convert(items),
+                        "minItems": count.lowerBound, "maxItems": count.upperBound]
             }
         }
         var top = convert(root)

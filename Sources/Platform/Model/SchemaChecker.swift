@@ -31,7 +31,7 @@ struct SchemaChecker {
                 let childPath = path.isEmpty ? key : path + "." + key
                 guard let childSchema = known[key] else {
                     let suggestion = Self.closest(to: key, in: properties.map(\.0))
-                    error(keyMark, "unknown key '\(key)' in \(name)",
+                    error(keyMark, "unknown key \(UserText.quoted(key)) in \(name)",
                           fix: suggestion.map { "did you mean '\($0)'?" } ?? "known keys: " + properties.map(\.0).joined(separator: ", "))
                     continue
                 }
@@ -41,34 +41,69 @@ struct SchemaChecker {
             for key in required where !seen.contains(key) {
                 error(mark, "\(name) lacks the required key '\(key)'", fix: "add '\(key): ...'")
             }
-        case let .array(_, items, minItems):
+        case let .array(_, items, count):
             guard let sequence = node.sequence else {
                 error(mark, "\(name) must be \(schema.summary)", fix: "write each entry on its own line starting with '- '")
                 return
             }
-            if sequence.count < minItems { error(mark, "\(name) needs at least \(minItems) entr\(minItems == 1 ? "y" : "ies")") }
+            if sequence.count < count.lowerBound {
+                error(mark, "\(name) needs at least \(count.lowerBound) entr\(count.lowerBound == 1 ? "y" : "ies")")
+            }
+            if sequence.count > count.upperBound {
+                // Pointing at the first entry too many; the entries are not checked, so a
+                // file with a hundred thousand of them costs no more than one with the limit.
+                let extra = sequence[count.upperBound].mark.map { ($0.line, $0.column) } ?? mark
+                error(extra, "\(name) has \(sequence.count) entries; at most \(count.upperBound) are allowed",
+                      fix: "remove entries from here on")
+                return
+            }
             for (i, item) in sequence.enumerated() { check(item, against: items, path: "\(path)[\(i)]") }
         case let .string(_, values, pattern):
             guard let scalar = node.scalar else { error(mark, "\(name) must be \(schema.summary)"); return }
             let text = scalar.string
             if let values, !values.contains(text) {
                 let suggestion = Self.closest(to: text, in: values)
-                error(mark, "\(name) is '\(text)', which is not one of: \(values.joined(separator: ", "))",
+                error(mark, "\(name) is \(UserText.quoted(text)), which is not one of: \(values.joined(separator: ", "))",
                       fix: suggestion.map { "did you mean '\($0)'?" })
             }
-            if let pattern, text.range(of: pattern, options: .regularExpression) == nil {
-                error(mark, "\(name) '\(text)' does not match \(pattern)",
+            // The whole text must match, as in JSON Schema: ICU's '$' also matches before a final
+            // newline, which would let a name like "ivi\n" through into paths and command lines.
+            if let pattern, text.range(of: pattern, options: .regularExpression) != text.startIndex..<text.endIndex {
+                error(mark, "\(name) \(UserText.quoted(text)) does not match \(pattern)",
                       fix: pattern == PlatformSchema.namePattern ? "use lower-case letters, digits and '-', starting with a letter" : nil)
             }
-        case let .integer(_, minimum, maximum):
-            guard let value = node.int else { error(mark, "\(name) must be \(schema.summary)"); return }
-            if value < minimum || value > maximum { error(mark, "\(name) is \(value); it must be \(schema.summary)") }
+        case let .integer(_, range):
+            // Quoted numbers are strings, as in JSON; the editors' schema says the same.
+            guard let scalar = node.scalar, scalar.style == .plain || scalar.style == .any else {
+                let quotedNumber = node.scalar.map { WholeNumber.read($0.string) != .notANumber } ?? false
+                error(mark, "\(name) must be \(schema.summary)", fix: quotedNumber ? "write the number without quotes" : nil)
+                return
+            }
+            switch WholeNumber.read(scalar.string) {
+            case let .value(value) where range.contains(value):
+                break
+            case .value, .tooLarge:
+                error(mark, "\(name) is \(UserText.shortened(scalar.string)); it must be \(schema.summary)")
+            case .leadingZero:
+                error(mark, "\(name) is \(UserText.shortened(scalar.string)); it must be \(schema.summary)",
+                      fix: "write it without leading zeros (YAML 1.1 tools read 010 as octal 8)")
+            case .notANumber:
+                error(mark, "\(name) must be \(schema.summary)")
+            }
         case .boolean:
             guard node.bool != nil else { error(mark, "\(name) must be \(schema.summary)"); return }
-        case .size:
-            guard let scalar = node.scalar, node.int != nil || MemorySize(parsing: scalar.string) != nil else {
-                error(mark, "\(name) must be \(schema.summary)")
-                return
+        case let .size(_, range):
+            guard let scalar = node.scalar else { error(mark, "\(name) must be \(schema.summary)"); return }
+            switch MemorySize.read(scalar.string) {
+            case let .mebibytes(n) where range.contains(n):
+                break
+            case .mebibytes, .tooLarge:
+                error(mark, "\(name) is \(UserText.shortened(scalar.string)); it must be \(schema.summary)")
+            case .fractionOfMiB:
+                error(mark, "\(name) is \(UserText.shortened(scalar.string)), which is not a whole number of MiB; it must be \(schema.summary)")
+            case .notASize:
+                error(mark, "\(name) must be \(schema.summary)",
+                      fix: "write a number of MiB (512) or a number with a unit K, M, G or T (512M, 1.5G)")
             }
         }
     }
