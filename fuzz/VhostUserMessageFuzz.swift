@@ -9,7 +9,8 @@
 // 1 memfd of 64 KiB, 2 blocking eventfd, 3 pipe read end); bit 4 shrinks every memfd
 // sent so far to 0 bytes before the message; bit 5 makes new memfds sealable.
 // Seeds: fuzz/seeds/message (fuzz/seeds/make-message-seeds).
-// Build and run: fuzz/run message
+// The raw input also goes, as one byte stream, through the server's framing parser
+// (VhostUserMessageReader). Build and run: fuzz/run message
 import CAVPShim
 import Devices
 import Glibc
@@ -50,9 +51,23 @@ private struct DescriptorFactory {
     }
 }
 
+/// The framing parser the server reads sockets with: the same bytes, as a stream that ends.
+private func readFraming(_ bytes: [UInt8]) {
+    guard let (near, far) = try? UnixSocket.pair(), (try? near.descriptor.setNonBlocking()) != nil else { return }
+    if !bytes.isEmpty { try? far.send(bytes) }
+    far.shutdown()
+    var reader = VhostUserMessageReader()
+    for _ in 0..<1024 {
+        guard let outcome = try? reader.next(from: near) else { return }
+        if case .message = outcome { continue }
+        return
+    }
+}
+
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     let bytes = Array(UnsafeBufferPointer(start: data, count: size))
+    readFraming(bytes)
     let backend = VhostUserBackend(device: EntropyDevice(logger: logger), logger: logger)
     var factory = DescriptorFactory()
     var offset = 0
