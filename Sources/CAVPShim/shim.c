@@ -92,3 +92,7 @@ int avp_accept_cloexec(int sock) { return accept4(sock, NULL, NULL, SOCK_CLOEXEC
 int avp_set_thread_name(const char *name) { return pthread_setname_np(pthread_self(), name); }
 int avp_o_direct(void) { return O_DIRECT; }
 ssize_t avp_pwritev2(int fd, const struct iovec *iov, int count, off_t offset, int flags) { return pwritev2(fd, iov, count, offset, flags); }
+
+#include <sys/syscall.h>
+int avp_pidfd_open(int pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
+int avp_pidfd_send_signal(int pidfd, int sig) { return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0); }

@@ -106,8 +106,20 @@ struct Down: ParsableCommand {
             print("platform '\(platform.name)' is not running")
             return
         }
-        guard kill(pid, SIGTERM) == 0 else {
-            throw CommandFailure("cannot stop supervisor \(pid): \(String(cString: strerror(errno)))")
+        // Signalled through a pidfd opened while it holds the lock: if the supervisor exited and its pid
+        // went to another process between the lock query and the signal, that process is not the holder.
+        do {
+            let supervisor = try ProcessHandle(pid: pid)
+            guard try Supervisor.runningSupervisor(state) == pid else {
+                print("platform '\(platform.name)' is not running")
+                return
+            }
+            try supervisor.send(SIGTERM)
+        } catch let error as Errno where error.code == ESRCH {
+            print("platform '\(platform.name)' is not running")
+            return
+        } catch let error as Errno {
+            throw CommandFailure("cannot stop supervisor \(pid): \(error)")
         }
         // Stopped when the lock is free: the kernel releases it when the supervisor exits.
         let deadline = Date().addingTimeInterval(60)

@@ -52,6 +52,9 @@ int avp_o_direct(void);
 /// pwritev2(2) (a GNU extension).
 ssize_t avp_pwritev2(int fd, const struct iovec *iov, int count, off_t offset, int flags);
 int avp_set_thread_name(const char *name);
+/// pidfd_open(2) / pidfd_send_signal(2): a handle on one process that a reused pid cannot redirect.
+int avp_pidfd_open(int pid);
+int avp_pidfd_send_signal(int pidfd, int sig);
 
 /// errno as an int (Swift's `errno` is fine too, but this keeps call sites uniform in C).
 int avp_errno(void);

@@ -247,9 +247,9 @@ public final class Supervisor: @unchecked Sendable {
 /// process that `avp down` would then kill. The kernel drops the lock when its holder
 /// exits, however it exits, so a lock is never stale; and `F_GETLK` reports the pid of
 /// the process holding it, so the pid `avp down` signals comes from the kernel, not from
-/// a file. (Only a supervisor that exits and has its pid reused in the microseconds
-/// between that query and the signal could still be mistaken, which no file check
-/// could prevent either.) POSIX locks are not inherited by the servers and VMs the
+/// a file. `avp down` also closes the gap between that query and the signal: it opens a
+/// pidfd on the holder, checks that the holder is still that pid, and signals through the
+/// pidfd, which cannot reach a later process given the same pid. POSIX locks are not inherited by the servers and VMs the
 /// supervisor starts. They are released when the holder closes *any* descriptor of the
 /// file, so inside the supervisor only this class opens it.
 final class SupervisorLock {
