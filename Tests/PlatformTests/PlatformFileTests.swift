@@ -4,7 +4,8 @@ import Platform
 import Testing
 
 /// A scratch directory with a kernel and initrd file, so platform files can name real paths.
-struct Scratch {
+/// A temporary directory with placeholder kernel, initrd and images; removed when released.
+final class Scratch {
     let directory: String
     init() throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("avp-platform-\(UInt64.random(in: 0...UInt64.max))").path
@@ -13,6 +14,8 @@ struct Scratch {
             _ = FileManager.default.createFile(atPath: directory + "/" + f, contents: Data(count: 4096))
         }
     }
+
+    deinit { try? FileManager.default.removeItem(atPath: directory) }
 
     func load(_ yaml: String) -> PlatformLoader.Result {
         PlatformLoader.load(yaml: yaml, path: directory + "/platform.yaml")
