@@ -29,6 +29,9 @@ let package = Package(
             "CAVPShim", "SystemCalls", "GuestMemory", "Virtio",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // Test doubles: the driver side of a virtqueue, a Swift vhost-user front end and the memfd RAM it
+        // shares. For tests, benchmarks, fuzz targets and conformance probes; production servers never link it.
+        .target(name: "AVPTestSupport", dependencies: ["CAVPShim", "SystemCalls", "GuestMemory", "Virtio", "VhostUser"]),
         .target(name: "Platform", dependencies: [
             "SystemCalls", "VhostUser", "Devices", "Yams",
             .product(name: "Logging", package: "swift-log"),
@@ -40,15 +43,15 @@ let package = Package(
         ]),
         // Load generators for bench/ scripts: drive back ends through the Swift vhost-user front end.
         .executableTarget(name: "avp-bench", dependencies: [
-            "VhostUser", "Virtio", "GuestMemory", "SystemCalls",
+            "AVPTestSupport", "VhostUser", "Virtio", "GuestMemory", "SystemCalls",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .testTarget(name: "GuestMemoryTests", dependencies: ["GuestMemory", "SystemCalls"]),
-        .testTarget(name: "VirtioTests", dependencies: ["Virtio", "GuestMemory", "SystemCalls"]),
-        .testTarget(name: "VhostUserTests", dependencies: ["CAVPShim", "VhostUser", "Devices", "Virtio", "GuestMemory", "SystemCalls"]),
-        .testTarget(name: "DeviceTests", dependencies: ["Devices", "VhostUser", "Virtio", "GuestMemory", "SystemCalls", "Platform"]),
+        .testTarget(name: "GuestMemoryTests", dependencies: ["AVPTestSupport", "GuestMemory", "SystemCalls"]),
+        .testTarget(name: "VirtioTests", dependencies: ["AVPTestSupport", "Virtio", "GuestMemory", "SystemCalls"]),
+        .testTarget(name: "VhostUserTests", dependencies: ["AVPTestSupport", "CAVPShim", "VhostUser", "Devices", "Virtio", "GuestMemory", "SystemCalls"]),
+        .testTarget(name: "DeviceTests", dependencies: ["AVPTestSupport", "Devices", "VhostUser", "Virtio", "GuestMemory", "SystemCalls", "Platform"]),
         .testTarget(name: "PlatformTests", dependencies: ["Platform", "Devices", "SystemCalls"]),
-        .testTarget(name: "GuestTests", dependencies: ["CAVPShim", "Platform", "VhostUser", "Virtio", "GuestMemory", "SystemCalls"]),
+        .testTarget(name: "GuestTests", dependencies: ["AVPTestSupport", "CAVPShim", "Platform", "VhostUser", "Virtio", "GuestMemory", "SystemCalls"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,3 +1,4 @@
+import AVPTestSupport
 import ArgumentParser
 import Foundation
 import GuestMemory

@@ -1,3 +1,4 @@
+import AVPTestSupport
 import Devices
 import Foundation
 import GuestMemory

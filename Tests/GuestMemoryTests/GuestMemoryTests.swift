@@ -1,3 +1,4 @@
+import AVPTestSupport
 import GuestMemory
 import SystemCalls
 import Testing

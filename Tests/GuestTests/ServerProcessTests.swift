@@ -1,3 +1,4 @@
+import AVPTestSupport
 import CAVPShim
 import Foundation
 import GuestMemory

@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import AVPTestSupport
 import Glibc
 #endif
 import CAVPShim

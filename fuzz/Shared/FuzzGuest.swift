@@ -1,4 +1,5 @@
 // Shared by the ring-based fuzz targets: a guest whose 64 KiB of RAM are the fuzzer's input.
+import AVPTestSupport
 import GuestMemory
 import Logging
 import Virtio

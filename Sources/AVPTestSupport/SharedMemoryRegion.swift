@@ -1,3 +1,4 @@
+import GuestMemory
 import SystemCalls
 
 /// Guest RAM this process creates itself and can share over a Unix socket, the

@@ -1,5 +1,6 @@
 import GuestMemory
 import SystemCalls
+import VhostUser
 
 /// The front-end (VMM) side of the vhost-user protocol, in Swift: drives a back end
 /// without QEMU or a guest, for tests, benchmarks and conformance probes.

@@ -1,5 +1,6 @@
 import GuestMemory
 import SystemCalls
+import VhostUser
 import Virtio
 
 /// A simulated VMM plus guest driver: shared memfd RAM, a vhost-user front end and

@@ -1,5 +1,6 @@
 import GuestMemory
 import SystemCalls
+import VhostUser
 import Virtio
 
 /// A driver-side queue wired to a vhost-user back end: the ring in shared memory

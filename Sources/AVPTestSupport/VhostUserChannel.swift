@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import SystemCalls
+import VhostUser
 
 /// Whole vhost-user messages over a connected Unix socket, for either end.
 public final class VhostUserChannel: Sendable {

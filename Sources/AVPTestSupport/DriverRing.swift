@@ -1,10 +1,11 @@
 import CAVPShim
 import GuestMemory
+import Virtio
 
 /// The driver side of a split virtqueue (VIRTIO 1.2 §2.7) in memory this process
 /// owns: what a guest's virtio driver does, so a device can be exercised — and fed
 /// malformed chains — without a guest. Transport-free: kicks and interrupts are the
-/// caller's (see VhostUser's `DriverQueue`).
+/// caller's (see `DriverQueue`).
 public final class DriverRing: @unchecked Sendable {
     public struct UsedElement: Equatable, Sendable {
         public var head: UInt16
