@@ -36,24 +36,25 @@ public final class VsockDevice: VirtioDevice, @unchecked Sendable {
     public let cid: UInt64
     public let hostSocketPath: String
 
-    private let router: VsockRouter
-    private let logger: Logger
-    private let sockets: Epoll
-    private let listener: UnixListener
-    private let wake: EventFD
+    let router: VsockRouter
+    let logger: Logger
+    // Not private: the host side (VsockHostSockets.swift, an extension) works on this state too.
+    let sockets: Epoll
+    let listener: UnixListener
+    let wake: EventFD
     private let peerInbox = Mutex<[VsockPacket]>([])
-    private var outbox: [VsockPacket] = []
-    private var connections: [HostConnection.Key: HostConnection] = [:]
-    private var byDescriptor: [Int32: HostConnection] = [:]
+    var outbox: [VsockPacket] = []
+    var connections: [HostConnection.Key: HostConnection] = [:]
+    var byDescriptor: [Int32: HostConnection] = [:]
     /// Accepted host sockets still sending their `CONNECT <port>` line.
-    private var greeting: [Int32: (socket: UnixSocket, line: [UInt8])] = [:]
-    private var nextHostPort: UInt32 = 0x4000_0000
+    var greeting: [Int32: (socket: UnixSocket, line: [UInt8])] = [:]
+    var nextHostPort: UInt32 = 0x4000_0000
     private var rx: DeviceQueue?
     private var tx: DeviceQueue?
     private var roundRobin = 0
     public private(set) var resets = 0
 
-    private static let listenerToken: UInt64 = 1 << 40
+    static let listenerToken: UInt64 = 1 << 40
 
     public init(cid: UInt64, hostSocketPath: String, router: VsockRouter, logger: Logger) throws {
         precondition(cid > 2, "CIDs 0 to 2 are reserved")
@@ -209,7 +210,7 @@ public final class VsockDevice: VirtioDevice, @unchecked Sendable {
         }
     }
 
-    private func connectToHost(_ packet: VsockPacket, key: HostConnection.Key) {
+    func connectToHost(_ packet: VsockPacket, key: HostConnection.Key) {
         let path = "\(hostSocketPath)_\(packet.destinationPort)"
         // Non-blocking: a host listener that stops accepting costs the guest a reset, never this thread.
         guard let socket = try? UnixSocket.connect(to: path, nonBlocking: true) else {
@@ -225,117 +226,24 @@ public final class VsockDevice: VirtioDevice, @unchecked Sendable {
                          operation: .response, bufferAllocation: Self.bufferAllocation, forwardCount: 0))
     }
 
-    // MARK: Host sockets
-
-    private func serviceSockets() {
-        guard let events = try? sockets.wait(timeoutMilliseconds: 0) else { return }
-        for event in events {
-            if event.token == Self.listenerToken {
-                acceptHostConnections()
-                continue
-            }
-            let fd = Int32(truncatingIfNeeded: event.token)
-            if greeting[fd] != nil {
-                readGreeting(fd)
-            } else if let c = byDescriptor[fd] {
-                if !event.events.intersection([.readable, .hangup, .peerClosed, .error]).isEmpty { c.readable = true }
-                if event.events.contains(.writable) { flush(c) }
-            }
-        }
-    }
-
-    private func acceptHostConnections() {
-        while let socket = (try? listener.accept()) ?? nil {
-            try? socket.descriptor.setNonBlocking()
-            greeting[socket.rawValue] = (socket, [])
-            try? sockets.add(socket.rawValue, events: [.readable, .peerClosed], token: UInt64(UInt32(bitPattern: socket.rawValue)))
-        }
-    }
-
-    /// Reads the `CONNECT <port>\n` a host process starts with, then asks the guest.
-    private func readGreeting(_ fd: Int32) {
-        guard var g = greeting[fd] else { return }
-        var buffer = [UInt8](repeating: 0, count: 64)
-        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        if n == 0 || (n < 0 && errno != EAGAIN) {
-            sockets.remove(fd)
-            greeting[fd] = nil
-            return
-        }
-        if n < 0 { return }
-        g.line += buffer[0..<n]
-        guard let newline = g.line.firstIndex(of: 0x0a) else {
-            if g.line.count > 64 { sockets.remove(fd); greeting[fd] = nil } else { greeting[fd] = g }
-            return
-        }
-        let text = String(decoding: g.line[..<newline], as: UTF8.self)
-        let parts = text.split(separator: " ")
-        sockets.remove(fd)
-        greeting[fd] = nil
-        guard parts.count == 2, parts[0] == "CONNECT", let port = UInt32(parts[1]) else {
-            logger.info("vsock cid \(cid): host sent '\(text)', not 'CONNECT <port>'; closed")
-            return
-        }
-        nextHostPort = nextHostPort == UInt32.max ? 0x4000_0000 : nextHostPort + 1
-        let key = HostConnection.Key(guestPort: port, hostPort: nextHostPort)
-        let c = HostConnection(key: key, socket: g.socket, established: false)
-        c.staged = Array(g.line[(newline + 1)...])
-        add(c)
-        send(VsockPacket(sourceCID: VsockPacket.hostCID, destinationCID: cid, sourcePort: key.hostPort, destinationPort: port,
-                         operation: .request, bufferAllocation: Self.bufferAllocation, forwardCount: 0))
-    }
-
-    private func add(_ c: HostConnection) {
-        connections[c.key] = c
-        byDescriptor[c.socket.rawValue] = c
-        try? sockets.add(c.socket.rawValue, events: [.readable, .peerClosed, .edgeTriggered], token: UInt64(UInt32(bitPattern: c.socket.rawValue)))
-        c.readable = true
-    }
-
-    /// Writes what the guest sent; what does not fit waits, and the guest learns how much was consumed.
-    private func flush(_ c: HostConnection) {
-        if !c.pending.isEmpty {
-            let n = c.pending.withUnsafeBytes { Glibc.send(c.socket.rawValue, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
-            if n > 0 {
-                c.pending.removeFirst(n)
-                c.forwardCount &+= UInt32(n)
-            } else if n < 0, errno != EAGAIN {
-                resetConnection(c)
-                return
-            }
-        }
-        let want = !c.pending.isEmpty
-        if want != c.wantsWritable {
-            c.wantsWritable = want
-            let events: Epoll.Events = want ? [.readable, .peerClosed, .edgeTriggered, .writable] : [.readable, .peerClosed, .edgeTriggered]
-            try? sockets.modify(c.socket.rawValue, events: events, token: UInt64(UInt32(bitPattern: c.socket.rawValue)))
-        }
-        if c.forwardCount &- c.announcedForwardCount >= Self.bufferAllocation / 4 { send(creditUpdate(c)) }
-    }
-
-    /// Protocol text for the host process (the `OK <port>` answer): not guest data, no credit.
-    private func write(_ bytes: [UInt8], to c: HostConnection) {
-        _ = bytes.withUnsafeBytes { Glibc.send(c.socket.rawValue, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
-    }
-
     // MARK: To the guest
 
-    private func send(_ packet: VsockPacket) { outbox.append(packet) }
+    func send(_ packet: VsockPacket) { outbox.append(packet) }
 
-    private func creditUpdate(_ c: HostConnection) -> VsockPacket {
+    func creditUpdate(_ c: HostConnection) -> VsockPacket {
         c.announcedForwardCount = c.forwardCount
         return VsockPacket(sourceCID: VsockPacket.hostCID, destinationCID: cid, sourcePort: c.key.hostPort,
                            destinationPort: c.key.guestPort, operation: .creditUpdate,
                            bufferAllocation: Self.bufferAllocation, forwardCount: c.forwardCount)
     }
 
-    private func resetConnection(_ c: HostConnection) {
+    func resetConnection(_ c: HostConnection) {
         send(VsockPacket(sourceCID: VsockPacket.hostCID, destinationCID: cid, sourcePort: c.key.hostPort,
                          destinationPort: c.key.guestPort, operation: .reset))
         close(c)
     }
 
-    private func close(_ c: HostConnection) {
+    func close(_ c: HostConnection) {
         sockets.remove(c.socket.rawValue)
         c.socket.shutdown()
         connections[c.key] = nil
@@ -345,7 +253,7 @@ public final class VsockDevice: VirtioDevice, @unchecked Sendable {
 
     /// Fills the guest's receive buffers: queued packets first, then data from host sockets
     /// the guest has credit for. A buffer is taken only when something goes into it.
-    private func fillReceiveBuffers() {
+    func fillReceiveBuffers() {
         guard let rx else { return }
         func available() -> Bool { rx.hasAvailable || (rx.rearm() && rx.hasAvailable) }
         while available() {
