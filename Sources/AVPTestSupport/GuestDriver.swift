@@ -28,9 +28,11 @@ public final class GuestDriver: @unchecked Sendable {
 
     /// Connects, negotiates everything the back end offers (or `features`), shares memory
     /// and starts `queueSizes.count` queues.
+    /// With no `queueSizes`, the driver has negotiated and shared its RAM and starts no queue.
     public static func start(socketPath: String, queueSizes: [UInt16], features: UInt64? = nil,
-                             memorySize: UInt64 = 16 << 20) throws -> GuestDriver {
-        let driver = try GuestDriver(frontend: try VhostUserFrontend.connect(to: socketPath), memorySize: memorySize)
+                             memorySize: UInt64 = 16 << 20, sealableMemory: Bool = false) throws -> GuestDriver {
+        let driver = try GuestDriver(frontend: try VhostUserFrontend.connect(to: socketPath), memorySize: memorySize,
+                                     sealableMemory: sealableMemory)
         try driver.negotiate(features: features)
         try driver.shareMemory()
         for (i, size) in queueSizes.enumerated() { try driver.startQueue(index: i, size: size) }

@@ -29,8 +29,6 @@ public final class VhostUserChannel: Sendable {
 
     /// Sends header and payload in one sendmsg, with the message's descriptors attached.
     public func send(_ message: VhostUserMessage) throws {
-        var header = message.header
-        header.size = UInt32(message.payload.count)
-        try socket.send(header.bytes + message.payload, descriptors: message.descriptors.map(\.rawValue))
+        try socket.send(message.wireBytes, descriptors: message.descriptors.map(\.rawValue))
     }
 }

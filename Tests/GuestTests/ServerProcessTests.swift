@@ -23,6 +23,15 @@ import Virtio
         return try driver.queues[0].waitForUsed().map(\.length) == [32]
     }
 
+    /// `avp serve entropy` serving two sockets from one process, both bound.
+    private func entropyServerOnTwoSockets(_ name: String) throws -> (ServerProcess, a: String, b: String) {
+        let dir = try directory(name)
+        let a = dir + "/a.sock", b = dir + "/b.sock"
+        let server = try ServerProcess(arguments: ["serve", "entropy", "--socket", a, "--socket", b], logPath: dir + "/server.log")
+        try server.waitForSocket(b)
+        return (server, a, b)
+    }
+
     /// Waits up to `seconds` for the process to exit; true if it did.
     private func exits(_ server: ServerProcess, within seconds: Double) -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
@@ -31,16 +40,11 @@ import Virtio
     }
 
     @Test func aShrunkMemfdOnOneSocketLeavesTheOtherSocketAndTheProcessServing() throws {
-        let dir = try directory("shrink")
-        let a = dir + "/a.sock", b = dir + "/b.sock"
-        let server = try ServerProcess(arguments: ["serve", "entropy", "--socket", a, "--socket", b], logPath: dir + "/server.log")
+        let (server, a, b) = try entropyServerOnTwoSockets("shrink")
         defer { server.stop() }
-        try server.waitForSocket(b)
         let bystander = try GuestDriver.start(socketPath: b, queueSizes: [16])
 
-        let attacker = try GuestDriver(frontend: try VhostUserFrontend.connect(to: a))
-        try attacker.negotiate()
-        try attacker.shareMemory()
+        let attacker = try GuestDriver.start(socketPath: a, queueSizes: [])
         let queue = try attacker.configureQueue(index: 0, size: 16)
         try attacker.ram.file.truncate(to: 0)
         try? attacker.frontend.send(.setVringKick(index: 0, queue.kickEvent.descriptor), ack: true)
@@ -82,15 +86,10 @@ import Virtio
     }
 
     @Test func sigtermStopsTheServerWithinASecondWhateverTheFrontEndsDid() throws {
-        let dir = try directory("sigterm")
-        let a = dir + "/a.sock", b = dir + "/b.sock"
-        let server = try ServerProcess(arguments: ["serve", "entropy", "--socket", a, "--socket", b], logPath: dir + "/server.log")
+        let (server, a, b) = try entropyServerOnTwoSockets("sigterm")
         defer { server.kill() }
-        try server.waitForSocket(b)
         // On a: a blocking eventfd as the kick (draining it used to block the thread for ever).
-        let driver = try GuestDriver(frontend: try VhostUserFrontend.connect(to: a))
-        try driver.negotiate()
-        try driver.shareMemory()
+        let driver = try GuestDriver.start(socketPath: a, queueSizes: [])
         _ = try driver.configureQueue(index: 0, size: 16)
         let blocking = FileDescriptor(adopting: eventfdBlocking())
         try driver.frontend.sendAcked(.setVringKick(index: 0, blocking))

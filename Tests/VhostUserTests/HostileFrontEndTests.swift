@@ -16,12 +16,9 @@ import Virtio
 /// held by silent connections, a second server on a live socket. Each must cost at most
 /// the guilty connection; the process and every other front end go on.
 @Suite(.serialized) struct HostileFrontEnd {
-    /// A front end that has negotiated and shared its (unsealed) memfd RAM.
+    /// A front end that has negotiated and shared its (unsealed) memfd RAM, with no queue started.
     private func sharedDriver(_ f: ServerFixture) throws -> GuestDriver {
-        let driver = try GuestDriver(frontend: try VhostUserFrontend.connect(to: f.path))
-        try driver.negotiate()
-        try driver.shareMemory()
-        return driver
+        try GuestDriver.start(socketPath: f.path, queueSizes: [])
     }
 
     /// One request served on `f`'s device by a fresh front end: the server is alive and serving.
@@ -74,9 +71,7 @@ import Virtio
 
     @Test func aSealableMemfdIsSealedAgainstShrinking() throws {
         let f = try ServerFixture()
-        let driver = try GuestDriver(frontend: try VhostUserFrontend.connect(to: f.path), sealableMemory: true)
-        try driver.negotiate()
-        try driver.shareMemory()
+        let driver = try GuestDriver.start(socketPath: f.path, queueSizes: [], sealableMemory: true)
         // Once the back end has mapped it, the front end can no longer shrink it (F_SEAL_SHRINK).
         #expect(throws: Errno(EPERM)) { try driver.ram.file.truncate(to: 0) }
         #expect(try driver.frontend.getQueueNum() == 1)

@@ -222,6 +222,12 @@ public final class VhostUserServer: @unchecked Sendable {
     /// would take messages meant for a device it does not have yet.
     private var waitingEvents: Epoll.Events { frontEnd == nil ? [.readable, .peerClosed] : [.peerClosed] }
 
+    /// Re-registers waiting connections after the device was taken (hang-up only: not read until it
+    /// is free) or freed (readable: one that has already spoken takes over next).
+    private func watchWaiting() {
+        for other in waiting.values { try? epoll.modify(other.rawValue, events: waitingEvents, token: token(other)) }
+    }
+
     private func token(_ connection: FrontendConnection) -> UInt64 {
         Token.connectionBase + UInt64(UInt32(bitPattern: connection.rawValue))
     }
@@ -252,8 +258,7 @@ public final class VhostUserServer: @unchecked Sendable {
 
     private func attach(_ connection: FrontendConnection) {
         frontEnd = connection
-        // Waiting connections stop being read until the device is free again.
-        for other in waiting.values { try? epoll.modify(other.rawValue, events: waitingEvents, token: token(other)) }
+        watchWaiting()
         let n = stats.withLock { s in s.connections += 1; s.connected = true; return s.connections }
         logger.info("front end connected (connection \(n))")
     }
@@ -287,9 +292,7 @@ public final class VhostUserServer: @unchecked Sendable {
     /// Replies are small and the front end waits for them; one that does not fit in the socket
     /// buffer means the front end stopped reading, which ends the connection rather than the thread.
     private func send(_ reply: VhostUserMessage, on connection: FrontendConnection) throws(VhostUserError) {
-        var header = reply.header
-        header.size = UInt32(reply.payload.count)
-        do { try connection.socket.send(header.bytes + reply.payload) } catch {
+        do { try connection.socket.send(reply.wireBytes) } catch {
             throw .connectionFailed(error.code == EAGAIN ? "the front end does not read its replies" : error.description)
         }
     }
@@ -354,8 +357,7 @@ public final class VhostUserServer: @unchecked Sendable {
         backend.disconnect()
         stats.withLock { $0.connected = false }
         freeSince = MonotonicClock.seconds()
-        // Waiting connections may be read again; one that has already spoken takes over next.
-        for other in waiting.values { try? epoll.modify(other.rawValue, events: waitingEvents, token: token(other)) }
+        watchWaiting()
     }
 
     private func closeAll() {

@@ -21,6 +21,13 @@ public struct VhostUserMessage: @unchecked Sendable {
     public var request: VhostUserRequest? { VhostUserRequest(rawValue: header.request) }
     public var needsReply: Bool { header.flags.contains(.needReply) }
 
+    /// Header (sized to the payload) and payload as they go on the socket; descriptors travel beside them.
+    public var wireBytes: [UInt8] {
+        var h = header
+        h.size = UInt32(payload.count)
+        return h.bytes + payload
+    }
+
     /// Reply to this message carrying `payload`.
     public func reply(_ payload: [UInt8]) -> VhostUserMessage {
         VhostUserMessage(request: header.request, flags: .reply, payload: payload)
