@@ -32,8 +32,11 @@ let package = Package(
         // Test doubles: the driver side of a virtqueue, a Swift vhost-user front end and the memfd RAM it
         // shares. For tests, benchmarks, fuzz targets and conformance probes; production servers never link it.
         .target(name: "AVPTestSupport", dependencies: ["CAVPShim", "SystemCalls", "GuestMemory", "Virtio", "VhostUser"]),
+        // Knows each device kind through one file in Platform/Kinds; server options are
+        // ArgumentParser types shared by the plan (writes them) and `avp serve` (reads them).
         .target(name: "Platform", dependencies: [
-            "SystemCalls", "VhostUser", "Devices", "Yams",
+            "SystemCalls", "Virtio", "VhostUser", "Devices", "Yams",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "avp", dependencies: [

@@ -11,7 +11,7 @@ struct Describe: ParsableCommand {
     @Option(help: "Write to this file instead of standard output.") var output: String?
 
     func run() throws {
-        let platform = try platformFile.load(quietWarnings: true)
+        let platform = try platformFile.load(quietWarnings: true, checkingFiles: false)
         guard let machine = platform.vm(named: vm) else { throw platformFile.noSuchVM(vm, in: platform) }
         if let output { try OutputFile.checkDirectory(of: output) }
         let plan = try? platformFile.plan(platform)

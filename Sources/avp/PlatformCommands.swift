@@ -10,8 +10,10 @@ struct PlatformFileArgument: ParsableArguments {
     var file: String
 
     /// Loads and checks the file, printing every diagnostic; throws ExitCode(1) on errors.
-    func load(quietWarnings: Bool = false) throws -> Platform {
-        let result = PlatformLoader.load(path: file)
+    /// Commands that start nothing (describe, status, down, console) pass `checkingFiles:
+    /// false`: they work while kernels or disk images are missing.
+    func load(quietWarnings: Bool = false, checkingFiles: Bool = true) throws -> Platform {
+        let result = PlatformLoader.load(path: file, checkingFiles: checkingFiles)
         for d in result.diagnostics where !(quietWarnings && d.severity == .warning) {
             FileHandle.standardError.write(Data((d.formatted(file: file) + "\n").utf8))
         }
@@ -99,7 +101,7 @@ struct Down: ParsableCommand {
     @OptionGroup var platformFile: PlatformFileArgument
 
     func run() throws {
-        let platform = try platformFile.load(quietWarnings: true)
+        let platform = try platformFile.load(quietWarnings: true, checkingFiles: false)
         let state = StateDirectory.default(for: platform)
         // Only the process holding the platform's supervisor lock is signalled (see SupervisorLock).
         guard let pid = try Supervisor.runningSupervisor(state) else {
@@ -136,7 +138,7 @@ struct Status: ParsableCommand {
     @OptionGroup var platformFile: PlatformFileArgument
 
     func run() throws {
-        let platform = try platformFile.load(quietWarnings: true)
+        let platform = try platformFile.load(quietWarnings: true, checkingFiles: false)
         let state = StateDirectory.default(for: platform)
         let running = try Supervisor.runningSupervisor(state)
         let recorded: Supervisor.Status?
@@ -148,22 +150,8 @@ struct Status: ParsableCommand {
             print("platform '\(platform.name)': " + (running.map { "up, supervisor pid \($0); no status recorded yet" } ?? "never started"))
             return
         }
-        print("platform '\(status.platform)' (\(status.profile)): " + (running.map { "up, supervisor pid \($0)" } ?? "down"))
-        // Padded by hand: Foundation's String(format:) on Linux ignores widths for %@.
-        func row(_ cells: String...) -> String {
-            let widths = [-8, -28, -16, -14, 8, 9]   // negative: left-aligned
-            return zip(cells, widths).map { cell, width in
-                let padding = String(repeating: " ", count: max(0, abs(width) - cell.count))
-                return width < 0 ? cell + padding : padding + cell
-            }.joined(separator: " ")
-        }
-        print(row("KIND", "NAME", "TYPE", "STATE", "PID", "RESTARTS"))
-        for (label, entries) in [("vm", status.vms), ("server", status.servers)] {
-            for e in entries {
-                let state = running == nil && (e.state == "running" || e.state == "restarting") ? "stopped" : e.state
-                print(row(label, e.name, e.kind, UserText.shortened(state), e.pid.map { String($0) } ?? "-", String(e.restarts)))
-            }
-        }
+        print("platform \(UserText.quoted(status.platform)) (\(UserText.shortened(status.profile))): " + (running.map { "up, supervisor pid \($0)" } ?? "down"))
+        print(StatusTable(status: status, supervisorRunning: running != nil).rendered, terminator: "")
     }
 }
 
@@ -174,7 +162,7 @@ struct Console: ParsableCommand {
     @Argument(help: "VM name.") var vm: String
 
     func run() throws {
-        let platform = try platformFile.load(quietWarnings: true)
+        let platform = try platformFile.load(quietWarnings: true, checkingFiles: false)
         let plan = try platformFile.plan(platform)
         guard let launch = plan.vms.first(where: { $0.name == vm }) else { throw platformFile.noSuchVM(vm, in: platform) }
         guard let path = launch.attachSocket else {

@@ -132,6 +132,7 @@ final class RunningPlatform {
                     server: rng
                   - type: net
                     network: lan
+                    address: 169.254.40.2/16
                   - type: vsock
                     cid: 4
                   - type: console
@@ -153,6 +154,11 @@ final class RunningPlatform {
             }
         }
         try entropyWorks("console")
+
+        // The guests' init gave eth0 the platform file's addresses: ivi the link-local default
+        // derived from its MAC 02:00:00:00:20:01 (169.254.33.1), cluster the one it names.
+        let addressed = try platform.consoleRun("cluster", "ping -c 2 -W 3 169.254.33.1 > /dev/null && echo addressed-$((4*4))", expect: "addressed-16")
+        #expect(addressed.contains("addressed-16"), "\(addressed)")
 
         // The platform's switch joins the two VMs; the vsock device is there for both.
         for (vm, ip) in [("cluster", 2), ("ivi", 1)] {

@@ -1,4 +1,3 @@
-import Devices
 import SystemCalls
 
 /// A VM's virtual hardware as a device tree (AVPS-v2.0-3): memory, CPUs, each
@@ -37,32 +36,34 @@ public enum VirtualHardware {
                                           ("device_type", .string("cpu")), ("compatible", .string("x86-64")), ("reg", .cells([UInt32(i)]))])
                                   })
 
-        // Devices in the order QEMU places them (vhost-user devices, then the console).
-        var devices: [(kind: String, id: UInt32, server: String)] = vm.devices.enumerated().compactMap { i, d in
-            guard d.kind != .console else { return nil }
-            let ids: [DeviceKind: UInt32] = [.net: 1, .block: 2, .console: 3, .entropy: 4, .vsock: 19]
-            let server = d.server ?? d.network.map { "switch-\($0)" } ?? (d.kind == .vsock ? "vsock" : "\(vm.name)-\(d.kind.rawValue)\(i)")
-            return (d.kind.rawValue, ids[d.kind] ?? 0, server)
-        }
-        if vm.hasConsole { devices.append(("console", 3, "\(vm.name)-console")) }
+        // Devices in the order QEMU places them (vhost-user devices, then virtio-serial consoles).
+        let devices = vm.devices.enumerated()
+            .sorted { ($0.element.kind.definition.perVM.placedLast ? 1 : 0, $0.offset) < ($1.element.kind.definition.perVM.placedLast ? 1 : 0, $1.offset) }
+            .map { index, device -> (id: UInt32, properties: [(String, DeviceTreeNode.Value)]) in
+                let definition = device.kind.definition
+                let settings = platform.settings(of: device)
+                return (definition.virtioID.rawValue,
+                        [("avp,device", .string(device.kind.rawValue)), ("avp,virtio-device-id", .cells([definition.virtioID.rawValue])),
+                         ("avp,server", .string(platform.serverName(of: device, in: vm, at: index) ?? ""))]
+                            + (settings.map { definition.deviceTreeProperties(of: $0) } ?? []))
+            }
 
         var children = [chosen] + memoryNodes + [cpus]
         switch vm.machine {
         case .microvm:
-            for (slot, d) in devices.enumerated() {
+            for (slot, device) in devices.enumerated() {
                 let address = mmioBase + UInt64(slot) * mmioSize
                 children.append(DeviceTreeNode("virtio_mmio@\(String(address, radix: 16))", properties: [
                     ("compatible", .string("virtio,mmio")), ("reg", .cells(cells64(address) + cells64(mmioSize))),
-                    ("interrupts", .cells([16 + UInt32(slot)])), ("avp,device", .string(d.kind)),
-                    ("avp,virtio-device-id", .cells([d.id])), ("avp,server", .string(d.server))]))
+                    ("interrupts", .cells([16 + UInt32(slot)]))] + device.properties))
             }
         case .q35:
-            let functions = devices.enumerated().map { slot, d in
-                // Slot 0 is the host bridge; devices follow in command-line order.
+            let functions = devices.enumerated().map { slot, device in
+                // Slot 0 is the host bridge; devices follow in command-line order. Modern
+                // virtio-pci device IDs are 0x1040 plus the virtio device ID (VIRTIO 1.2 §4.1.2.1).
                 DeviceTreeNode("virtio@\(slot + 1),0", properties: [
-                    ("compatible", .string("pci1af4,\(String(0x1040 + d.id, radix: 16))")),
-                    ("reg", .cells([UInt32(slot + 1) << 11, 0, 0, 0, 0])), ("avp,device", .string(d.kind)),
-                    ("avp,server", .string(d.server))])
+                    ("compatible", .string("pci1af4,\(String(0x1040 + device.id, radix: 16))")),
+                    ("reg", .cells([UInt32(slot + 1) << 11, 0, 0, 0, 0]))] + device.properties)
             }
             children.append(DeviceTreeNode("pcie@\(String(pciECAM, radix: 16))", properties: [
                 ("compatible", .string("pci-host-ecam-generic")), ("device_type", .string("pci")),

@@ -24,39 +24,8 @@ public struct QemuCommandLine: Sendable {
 
     /// A vhost-user device: QEMU's front end connects to an AVP back end's socket.
     public struct VhostUserDevice: Sendable {
-        public enum Kind: Sendable, Equatable {
-            case rng
-            case block(queues: Int)
-            /// virtio-net through `-netdev vhost-user`: QEMU's model shows the guest this MAC and
-            /// MTU and handles the control queue (CTRL_MAC_ADDR) itself.
-            case net(mac: String, mtu: Int)
-            case vsock
-
-            /// QEMU's device model for this kind on `machine` (QEMU's names are not uniform:
-            /// the mmio variants of vhost-user-rng and -blk have no suffix).
-            public func modelName(on machine: Machine) -> String {
-                switch (self, machine) {
-                case (.rng, .q35): return "vhost-user-rng-pci"
-                case (.rng, .microvm): return "vhost-user-rng"
-                case (.block, .q35): return "vhost-user-blk-pci"
-                case (.block, .microvm): return "vhost-user-blk"
-                case (.net, .q35): return "virtio-net-pci"
-                case (.net, .microvm): return "virtio-net-device"
-                case (.vsock, .q35): return "vhost-user-vsock-pci"
-                case (.vsock, .microvm): return "vhost-user-vsock-device"
-                }
-            }
-
-            /// Device properties beyond the chardev. QEMU's vhost-user-blk asks for one queue
-            /// per vCPU unless told, and refuses to start if the back end has fewer.
-            var properties: [String] {
-                switch self {
-                case .rng, .vsock: return []
-                case let .block(queues): return ["num-queues=\(queues)"]
-                case let .net(mac, mtu): return ["mac=\(mac)", "host_mtu=\(mtu)", "ctrl_vq=on", "ctrl_mac_addr=on"]
-                }
-            }
-        }
+        /// Its QEMU model; each kind file gives its own (`.rng`, `.block(queues:)`, ...).
+        public typealias Kind = QemuDeviceModel
         public var kind: Kind
         public var socketPath: String
         public var id: String
@@ -142,11 +111,11 @@ public struct QemuCommandLine: Sendable {
         let vhostMode = vhostUserServerMode ? ",server=on,wait=on" : ""
         for d in vhostUserDevices {
             a += ["-chardev", "socket,id=\(d.id),path=\(d.socketPath)\(vhostMode)"]
-            if case .net = d.kind {
+            if d.kind.throughNetdev {
                 a += ["-netdev", "vhost-user,id=\(d.id)-net,chardev=\(d.id)",
-                      "-device", ([d.kind.modelName(on: machine), "netdev=\(d.id)-net", "id=\(d.id)-dev"] + d.kind.properties).joined(separator: ",")]
+                      "-device", ([d.kind.name(on: machine), "netdev=\(d.id)-net", "id=\(d.id)-dev"] + d.kind.properties).joined(separator: ",")]
             } else {
-                a += ["-device", ([d.kind.modelName(on: machine), "chardev=\(d.id)", "id=\(d.id)-dev"] + d.kind.properties).joined(separator: ",")]
+                a += ["-device", ([d.kind.name(on: machine), "chardev=\(d.id)", "id=\(d.id)-dev"] + d.kind.properties).joined(separator: ",")]
             }
         }
         if let consoleSocket {

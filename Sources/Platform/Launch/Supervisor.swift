@@ -63,6 +63,7 @@ public final class Supervisor: @unchecked Sendable {
         // Taking the lock is also the "already up" check: it fails while another supervisor holds it.
         lock = try SupervisorLock.acquire(at: plan.state.lockPath, platform: plan.platform.name)
         defer { lock = nil }
+        try plan.createMissingImages()
 
         servers = plan.servers.map { Child(name: $0.name, kind: "server/" + $0.kind.rawValue) }
         vms = plan.vms.map { Child(name: $0.name, kind: "vm/" + $0.command.machine.rawValue) }

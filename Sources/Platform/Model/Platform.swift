@@ -1,24 +1,38 @@
-import Devices
-
 /// A checked platform with every default applied and every path resolved: what
 /// `avp up`, `avp describe` and the tests work from.
 public struct Platform: Sendable {
+    /// A device server declared under `servers:`, used by every VM that refers to it.
     public struct Server: Sendable {
         public var name: String
         public var kind: DeviceKind
-        public var block: BlockDeviceOptions?
+        /// The kind's resolved settings (its definition's `Settings`).
+        public var settings: any Sendable
     }
 
-    public struct Device: Sendable {
-        public var kind: DeviceKind
-        /// A shared server's name, or nil for a device served for this VM alone.
-        public var server: String?
-        public var block: BlockDeviceOptions?
-        public var net: NetPortPolicy? = nil
-        /// The network a net device attaches to.
-        public var network: String? = nil
-        /// A vsock device's guest CID.
-        public var cid: UInt64? = nil
+    /// One device of a VM.
+    public enum Device: Sendable {
+        /// Served for this VM alone, with its kind's resolved settings.
+        case own(DeviceKind, settings: any Sendable)
+        /// A VM's device on a shared server (whose settings it uses).
+        case shared(DeviceKind, server: String)
+
+        public var kind: DeviceKind {
+            switch self {
+            case let .own(kind, _), let .shared(kind, _): kind
+            }
+        }
+
+        /// The shared server's name, or nil for a device served for this VM alone.
+        public var server: String? {
+            if case let .shared(_, server) = self { return server }
+            return nil
+        }
+
+        /// The device's settings if it is its own device of `definition`'s kind.
+        func settings<Kind: DeviceKindDefinition>(of definition: Kind.Type) -> Kind.Settings? {
+            guard case let .own(kind, settings) = self, kind == Kind.kind else { return nil }
+            return Kind.typed(settings)
+        }
     }
 
     public struct Network: Sendable {
@@ -51,4 +65,19 @@ public struct Platform: Sendable {
     public var vms: [VM]
 
     public func vm(named name: String) -> VM? { vms.first { $0.name == name } }
+
+    /// A device's settings: its own, or its shared server's.
+    func settings(of device: Device) -> (any Sendable)? {
+        switch device {
+        case let .own(_, settings): settings
+        case let .shared(_, server): servers.first { $0.name == server }?.settings
+        }
+    }
+
+    /// The server process behind a VM's device (the plan starts it; the device tree names it).
+    public func serverName(of device: Device, in vm: VM, at index: Int) -> String? {
+        settings(of: device).flatMap {
+            device.kind.definition.serverName(vm: vm.name, index: index, settings: $0, server: device.server)
+        }
+    }
 }

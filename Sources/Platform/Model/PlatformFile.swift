@@ -2,7 +2,7 @@
 /// hold for all of them. Decoded from YAML with Yams once `PlatformSchema` has
 /// checked its shape (see `PlatformLoader`). Numbers are `WholeNumber` and
 /// `MemorySize`, which read their text themselves: Yams' integer resolver can trap.
-public struct PlatformFile: Codable, Sendable, Equatable {
+public struct PlatformFile: Decodable, Sendable, Equatable {
     /// AVPS-v2.0-48: a production platform has no console of any kind.
     public enum Profile: String, Codable, Sendable, CaseIterable {
         case development, production
@@ -32,102 +32,41 @@ public struct VsockPolicySpec: Codable, Sendable, Equatable {
     public var allow: [[String]]?
 }
 
-/// The kinds of device AVP serves.
-public enum DeviceKind: String, Codable, Sendable, CaseIterable {
-    case entropy, block, console, net, vsock
-}
-
-/// Options of a network interface.
-public struct NetSpec: Codable, Sendable, Equatable {
-    public var network: String?
-    /// A fixed MAC; by default one is derived from the platform and VM names (stable across reboots).
-    public var mac: String?
-    public var mtu: WholeNumber?
-    /// allow (default) or deny: may the guest use a MAC of its own (AVPS-v2.0-14, §2.7)?
-    public var macChange: String?
-    /// Further source MACs the guest may use under `deny`.
-    public var allowedMACs: [String]?
-
-    enum CodingKeys: String, CodingKey {
-        case network, mac, mtu, macChange = "mac-change", allowedMACs = "allowed-macs"
-    }
-}
-
-/// Options of a vsock device.
-public struct VsockSpec: Codable, Sendable, Equatable {
-    /// The guest's context ID (3 or more, unique on the platform).
-    public var cid: WholeNumber?
-}
-
-/// Options of a block device, shared by private devices and shared servers.
-public struct BlockSpec: Codable, Sendable, Equatable {
-    public var image: String?
-    public var readOnly: Bool?
-    public var serial: String?
-    public var queues: WholeNumber?
-    public var cache: String?
-    public var direct: Bool?
-
-    enum CodingKeys: String, CodingKey {
-        case image, readOnly = "read-only", serial, queues, cache, direct
-    }
-}
-
-/// A shared device server.
-public struct ServerSpec: Codable, Sendable, Equatable {
+/// A shared device server: its name, its kind and the kind's options.
+public struct ServerSpec: Decodable, Sendable, Equatable {
     public var name: String
     public var type: DeviceKind
-    public var block: BlockSpec
+    public var options: DeviceOptions
 
-    enum CodingKeys: String, CodingKey { case name, type }
+    enum CodingKeys: String, CodingKey, CaseIterable { case name, type }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         name = try c.decode(String.self, forKey: .name)
         type = try c.decode(DeviceKind.self, forKey: .type)
-        block = try BlockSpec(from: decoder)
-    }
-
-    public func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(name, forKey: .name)
-        try c.encode(type, forKey: .type)
-        try block.encode(to: encoder)
+        options = try DeviceOptions(from: decoder, excluding: Set(CodingKeys.allCases.map(\.rawValue)))
     }
 }
 
-/// A device of one VM: either served privately for it (options inline) or a
+/// A device of one VM: either served privately for it (the kind's options inline) or a
 /// reference to a shared server (`server:`).
-public struct DeviceSpec: Codable, Sendable, Equatable {
+public struct DeviceSpec: Decodable, Sendable, Equatable {
     public var type: DeviceKind
     public var server: String?
-    public var block: BlockSpec
-    public var net: NetSpec
-    public var vsock: VsockSpec
+    public var options: DeviceOptions
 
-    enum CodingKeys: String, CodingKey { case type, server }
+    enum CodingKeys: String, CodingKey, CaseIterable { case type, server }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         type = try c.decode(DeviceKind.self, forKey: .type)
         server = try c.decodeIfPresent(String.self, forKey: .server)
-        block = try BlockSpec(from: decoder)
-        net = try NetSpec(from: decoder)
-        vsock = try VsockSpec(from: decoder)
-    }
-
-    public func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(type, forKey: .type)
-        try c.encodeIfPresent(server, forKey: .server)
-        try block.encode(to: encoder)
-        try net.encode(to: encoder)
-        try vsock.encode(to: encoder)
+        options = try DeviceOptions(from: decoder, excluding: Set(CodingKeys.allCases.map(\.rawValue)))
     }
 }
 
 /// One virtual machine.
-public struct VMSpec: Codable, Sendable, Equatable {
+public struct VMSpec: Decodable, Sendable, Equatable {
     public enum RestartPolicy: String, Codable, Sendable, CaseIterable {
         /// Restart whenever the VM exits (a guest power-off included).
         case always

@@ -47,6 +47,9 @@ public enum PlatformLimits {
     public static let vsockCIDs = 3...0xFFFF_FFFE
     /// Request queues of a block device: what AVP's virtio-blk server accepts.
     public static let blockQueues = 1...64
+    /// Size of a block image AVP creates (`size:`), in MiB: 1 MiB up to 16 TiB, more than
+    /// a vehicle's storage and within what ext4 and XFS hold as one sparse file.
+    public static let imageMiB = 1...(16 << 20)
 
     /// Diagnostics reported for one file; a file with more has a bigger problem than
     /// any one of them, and printing thousands helps nobody.

@@ -29,22 +29,24 @@ public enum PlatformLoader {
         }
     }
 
-    public static func load(path: String) -> Result {
+    /// `checkingFiles: false` leaves out the checks that kernels, initrds and images exist
+    /// (`avp describe` shows virtual hardware, which does not depend on them).
+    public static func load(path: String, checkingFiles: Bool = true) -> Result {
         let url = URL(fileURLWithPath: path).standardizedFileURL
         switch readBytes(url.path) {
         case let .failure(problem):
             return Result(platform: nil, diagnostics: [Diagnostic(line: 1, column: 1, problem.description, fix: problem.fix)])
         case let .success(bytes):
-            return load(bytes: bytes, path: url.path)
+            return load(bytes: bytes, path: url.path, checkingFiles: checkingFiles)
         }
     }
 
     /// Checks `yaml` as if it were the file at `path` (relative paths in it start there).
-    public static func load(yaml: String, path: String) -> Result {
-        load(bytes: Array(yaml.utf8), path: path)
+    public static func load(yaml: String, path: String, checkingFiles: Bool = true) -> Result {
+        load(bytes: Array(yaml.utf8), path: path, checkingFiles: checkingFiles)
     }
 
-    public static func load(bytes: [UInt8], path: String) -> Result {
+    public static func load(bytes: [UInt8], path: String, checkingFiles: Bool = true) -> Result {
         let yaml: String
         switch SourceText.decode(bytes) {
         case let .refused(diagnostic): return Result(platform: nil, diagnostics: [diagnostic])
@@ -75,7 +77,7 @@ public enum PlatformLoader {
             return Result(platform: nil, diagnostics: [Diagnostic(line: 1, column: 1, "cannot decode the checked file: \(UserText.shortened("\(error)", limit: 300))",
                                                                   fix: "report this as a bug in AVP")])
         }
-        var rules = PlatformRules(file: file, path: path, marks: checker.marks)
+        var rules = PlatformRules(file: file, path: path, marks: checker.marks, checkFiles: checkingFiles)
         let platform = rules.apply()
         return Result(platform: rules.diagnostics.contains { $0.severity == .error } ? nil : platform,
                       diagnostics: rules.diagnostics.sorted { ($0.line, $0.column) < ($1.line, $1.column) })

@@ -30,32 +30,19 @@ public indirect enum SchemaValue: Sendable {
 public enum PlatformSchema {
     static let namePattern = "^[a-z][a-z0-9-]{0,30}$"
 
-    static let blockOptions: [(String, SchemaValue)] = [
-        ("image", .string("Disk image file (raw), relative to the platform file.")),
-        ("read-only", .boolean("Expose the disk read-only (VIRTIO_BLK_F_RO).")),
-        ("serial", .string("Serial number the guest reads (at most 20 characters).", pattern: "^.{0,20}$")),
-        ("queues", .integer("Request queues (VIRTIO_BLK_F_MQ).", range: PlatformLimits.blockQueues)),
-        ("cache", .string("Initial write cache mode (AVPS §2.6.1).", values: ["writeback", "writethrough"])),
-        ("direct", .boolean("Open the image with O_DIRECT.")),
-    ]
-
-    static let netOptions: [(String, SchemaValue)] = [
-        ("network", .string("The network (under networks:) this interface attaches to.", pattern: namePattern)),
-        ("mac", .string("Fixed MAC address; by default derived from the platform and VM names, stable across reboots.",
-                        pattern: "^([0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2}$")),
-        ("mtu", .integer("Interface MTU (the guest sees it, the switch enforces it).", range: PlatformLimits.mtu)),
-        ("mac-change", .string("May the guest use a MAC of its own (AVPS-v2.0-14)?", values: ["allow", "deny"])),
-        ("allowed-macs", .array("Further source MACs the guest may use when mac-change is deny.",
-                                items: .string("A MAC address.", pattern: "^([0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2}$"),
-                                count: 0...PlatformLimits.allowedMACs)),
-    ]
-
-    static let vsockOptions: [(String, SchemaValue)] = [
-        ("cid", .integer("The guest's vsock context ID, unique on the platform (0 to 2 and 4294967295 are reserved).",
-                         range: PlatformLimits.vsockCIDs)),
-    ]
-
     static let deviceTypes = DeviceKind.allCases.map(\.rawValue)
+
+    /// Every kind's options, each key once (kinds that share a key share its schema).
+    static func options(of kinds: [DeviceKind]) -> [(String, SchemaValue)] {
+        var seen: Set<String> = []
+        return kinds.flatMap { $0.definition.options }.filter { seen.insert($0.name).inserted }.map { ($0.name, $0.schema) }
+    }
+
+    /// Kinds that may be declared under `servers:`.
+    static let shareableKinds = DeviceKind.allCases.filter {
+        if case .privateOrShared = $0.definition.serving { return true }
+        return false
+    }
 
     public static let root: SchemaValue = .object(
         "An AVP platform: VMs, their virtual devices and the device servers behind them.",
@@ -68,7 +55,7 @@ public enum PlatformSchema {
                 properties: [
                     ("name", .string("Name VMs use to refer to this server.", pattern: namePattern)),
                     ("type", .string("Device type.", values: deviceTypes)),
-                ] + blockOptions,
+                ] + options(of: shareableKinds),
                 required: ["name", "type"]), count: 0...PlatformLimits.servers)),
             ("networks", .array("Virtual Ethernet switches (AVPS-v2.0-15).", items: .object(
                 "A network.",
@@ -100,7 +87,7 @@ public enum PlatformSchema {
                         properties: [
                             ("type", .string("Device type.", values: deviceTypes)),
                             ("server", .string("A shared server declared under servers:.", pattern: namePattern)),
-                        ] + blockOptions + netOptions + vsockOptions,
+                        ] + options(of: DeviceKind.allCases),
                         required: ["type"]), count: 0...PlatformLimits.devicesPerVM)),
                 ],
                 required: ["name"]), count: 1...PlatformLimits.vms)),

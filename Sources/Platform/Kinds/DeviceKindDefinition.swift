@@ -1,0 +1,89 @@
+import Virtio
+
+/// One kind of device, as the platform knows it. Each kind is one file in this folder
+/// conforming to this protocol; rules, plan, schema, QEMU command line and device tree
+/// iterate `DeviceKind.allCases` and ask the definition, so a kind that is declared but
+/// lacks any of these does not compile.
+protocol DeviceKindDefinition {
+    /// One device of this kind once the rules have resolved its options (a shared
+    /// server's settings are those of every device that refers to it).
+    associatedtype Settings: Sendable
+
+    static var kind: DeviceKind { get }
+    /// VIRTIO 1.2 §5: the device ID the guest's driver binds to.
+    static var virtioID: VirtioDeviceType { get }
+    /// Its options in the platform file, each with its schema (type, range, description).
+    static var options: [any DeviceOption] { get }
+    /// How devices of this kind find their server: private, shareable under `servers:`,
+    /// or one server for the whole platform.
+    static var serving: Serving { get }
+    /// Limits and profile rules for the devices of one VM.
+    static var perVM: PerVMRule { get }
+
+    /// Resolves one device's (or shared server's) options; problems go to `rules`.
+    static func resolve(_ options: DeviceOptions, rules: inout KindRules) -> Settings?
+    /// The server process a device uses (also the device tree's `avp,server`).
+    static func serverName(_ slot: DeviceSlot<Settings>) -> String
+    /// Adds the device to the launch plan: its server (typed options) and its QEMU device.
+    static func plan(_ slot: DeviceSlot<Settings>, into plan: inout PlanBuilder)
+    /// Properties of its device-tree node beyond transport, kind, virtio ID and server.
+    static func deviceTreeProperties(_ settings: Settings) -> [(String, DeviceTreeNode.Value)]
+}
+
+/// How the devices of a kind are served.
+enum Serving: Sendable {
+    /// One server per device, or one declared under `servers:` for several VMs.
+    case privateOrShared
+    /// One server per device only; `servers:` refuses the kind with this reason and fix.
+    case privateOnly(reason: String, fix: String)
+}
+
+/// What one VM may have of a kind.
+struct PerVMRule: Sendable {
+    /// At most this many per VM ("VM 'x' already has a console").
+    var limit: Int?
+    /// The kind as messages name one device of it: "a console".
+    var noun = ""
+    /// Refused in the production profile with this reason (AVPS-v2.0-48 for consoles).
+    var refusedInProduction: String?
+    /// Where QEMU places it: after every vhost-user device (virtio-serial consoles) or in order.
+    var placedLast = false
+
+    static let any = PerVMRule()
+}
+
+/// One device of a VM, with its settings, as the plan and the device tree see it.
+struct DeviceSlot<Settings: Sendable> {
+    var vm: String
+    /// Its index among the VM's devices.
+    var index: Int
+    var settings: Settings
+    /// The shared server it refers to, if any.
+    var sharedServer: String?
+
+    /// QEMU's id for it: kind and index (`entropy0`).
+    func id(_ kind: DeviceKind) -> String { "\(kind.rawValue)\(index)" }
+    /// The server name of a device served for this VM alone: `ivi-block1`.
+    func privateServerName(_ kind: DeviceKind) -> String { sharedServer ?? "\(vm)-\(id(kind))" }
+}
+
+extension DeviceKindDefinition {
+    /// The settings of a device of this kind, if `settings` are those of this kind.
+    static func typed(_ settings: any Sendable) -> Settings? { settings as? Settings }
+
+    static func slot(vm: String, index: Int, settings: any Sendable, server: String?) -> DeviceSlot<Settings>? {
+        typed(settings).map { DeviceSlot(vm: vm, index: index, settings: $0, sharedServer: server) }
+    }
+
+    static func serverName(vm: String, index: Int, settings: any Sendable, server: String?) -> String? {
+        slot(vm: vm, index: index, settings: settings, server: server).map(serverName)
+    }
+
+    static func plan(vm: String, index: Int, settings: any Sendable, server: String?, into plan: inout PlanBuilder) {
+        if let slot = slot(vm: vm, index: index, settings: settings, server: server) { Self.plan(slot, into: &plan) }
+    }
+
+    static func deviceTreeProperties(of settings: any Sendable) -> [(String, DeviceTreeNode.Value)] {
+        typed(settings).map(deviceTreeProperties) ?? []
+    }
+}

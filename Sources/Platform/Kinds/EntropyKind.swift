@@ -1,0 +1,44 @@
+import ArgumentParser
+import Virtio
+
+/// virtio-rng ({AVPS-v2.0-40}, {AVPS-v2.0-41}): no options; a server per device or one
+/// shared by several VMs.
+enum EntropyKind: DeviceKindDefinition {
+    struct Settings: Sendable {}
+
+    static let kind = DeviceKind.entropy
+    static let virtioID = VirtioDeviceType.entropy
+    static let options: [any DeviceOption] = []
+    static let serving = Serving.privateOrShared
+    static let perVM = PerVMRule.any
+
+    static func resolve(_ options: DeviceOptions, rules: inout KindRules) -> Settings? { Settings() }
+
+    static func serverName(_ slot: DeviceSlot<Settings>) -> String { slot.privateServerName(kind) }
+
+    static func plan(_ slot: DeviceSlot<Settings>, into plan: inout PlanBuilder) {
+        plan.vhostUserDevice(slot, kind: kind, model: .rng) { EntropyServeOptions(endpoints: ServeEndpoints(socket: [], connect: [])) }
+    }
+
+    static func deviceTreeProperties(_ settings: Settings) -> [(String, DeviceTreeNode.Value)] { [] }
+}
+
+extension QemuDeviceModel {
+    public static let rng = QemuDeviceModel(pci: "vhost-user-rng-pci", mmio: "vhost-user-rng")
+}
+
+/// `avp serve entropy`: one endpoint per VM.
+public struct EntropyServeOptions: EndpointServeOptions {
+    public static let command = "entropy"
+    @OptionGroup public var endpoints: ServeEndpoints
+
+    public init() {}
+
+    public init(endpoints: ServeEndpoints) {
+        self = .with {
+            $0.endpoints = endpoints
+        }
+    }
+
+    public var arguments: [String] { endpoints.arguments }
+}

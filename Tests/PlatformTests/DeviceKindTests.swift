@@ -1,0 +1,124 @@
+import Foundation
+import Platform
+import Testing
+
+/// The device-kind registry as the platform uses it: what each kind's file decides
+/// (options, rules, plan, device tree) reaches the checked platform, the launch plan
+/// and the tools, for every kind.
+@Suite struct DeviceKinds {
+    let s: Scratch
+    init() throws { s = try Scratch() }
+
+    func plan(_ yaml: String) throws -> PlatformPlan {
+        let r = s.load(yaml)
+        let platform = try #require(r.platform, "\(errors(r))")
+        return try PlatformPlan(platform: platform, stateDirectory: s.directory + "/state", accelerator: .tcg,
+                                qemuVersion: QemuVersion(major: 10, minor: 0))
+    }
+
+    @Test func everyKindHasItsOwnVirtioIDAndEveryOptionIsInTheSchema() throws {
+        let schema = PlatformSchema.jsonSchema()
+        let yaml = """
+            profile: development
+            networks: [{name: lan}]
+            vms:
+              - {name: a, kernel: vmlinuz, initrd: initrd, devices: [{type: entropy}, {type: block, image: disk.img, read-only: true},
+                 {type: net, network: lan}, {type: vsock, cid: 3}, {type: console}]}
+            """
+        let platform = try #require(s.load(yaml).platform)
+        let tree = try VirtualHardware.deviceTree(platform: platform, vm: platform.vms[0], plan: nil)
+        let functions = try #require(tree.children.first { $0.name.hasPrefix("pcie@") }).children
+        // virtio-pci modern device IDs are 0x1040 + the virtio ID (VIRTIO 1.2 §4.1.2.1): rng 4, blk 2, net 1, vsock 19, console 3.
+        #expect(functions.map { $0.property("compatible") } == ["pci1af4,1044", "pci1af4,1042", "pci1af4,1041", "pci1af4,1053", "pci1af4,1043"].map { .string($0) })
+        #expect(functions.map { $0.property("avp,server") } == ["a-entropy0", "a-block1", "switch-lan", "vsock", "a-console4"].map { .string($0) })
+        #expect(functions[1].property("read-only") == .empty && functions[3].property("avp,cid") == .u64(3))
+        for key in ["image", "size", "read-only", "serial", "queues", "cache", "direct", "network", "mac", "mtu", "mac-change",
+                    "allowed-macs", "address", "cid"] {
+            #expect(schema.contains("\"\(key)\" : {"), "\(key) missing from the JSON Schema")
+        }
+    }
+
+    @Test func onlyShareableKindsLendTheirOptionsToServers() {
+        let r = s.load("""
+            profile: development
+            servers: [{name: x, type: entropy, cid: 3}]
+            vms: [{name: a, kernel: vmlinuz, initrd: initrd}]
+            """)
+        #expect(errors(r).first?.contains("unknown key 'cid'") == true, "\(errors(r))")
+    }
+
+    @Test("a block image with size: is created by avp up when missing, and an existing one is never touched")
+    func imagesWithASizeAreCreated() throws {
+        let p = try plan("""
+            profile: production
+            vms:
+              - {name: a, kernel: vmlinuz, initrd: initrd, devices: [{type: entropy}, {type: block, image: new.img, size: 3M},
+                 {type: block, image: disk.img, size: 1G}]}
+            """)
+        #expect(p.images.map(\.path) == [s.directory + "/new.img", s.directory + "/disk.img"] && p.images.map(\.mebibytes) == [3, 1024])
+        try p.createMissingImages()
+        let created = try FileManager.default.attributesOfItem(atPath: s.directory + "/new.img")
+        #expect(created[.size] as? Int == 3 << 20)
+        let existing = try FileManager.default.attributesOfItem(atPath: s.directory + "/disk.img")
+        #expect(existing[.size] as? Int == 4096)
+        try p.createMissingImages()   // again: nothing changes
+        #expect(try FileManager.default.attributesOfItem(atPath: s.directory + "/new.img")[.size] as? Int == 3 << 20)
+        // Without size:, a missing image is still an error.
+        #expect(errors(s.load("profile: development\nvms: [{name: a, kernel: vmlinuz, initrd: initrd, devices: [{type: block, image: gone.img}]}]"))
+                .contains { $0.contains("gone.img does not exist") })
+    }
+
+    @Test("net interfaces get their address on the kernel command line: given, or link-local from the MAC")
+    func interfacesAreAddressed() throws {
+        let p = try plan("""
+            profile: development
+            networks: [{name: lan}]
+            vms:
+              - {name: a, kernel: vmlinuz, initrd: initrd, devices: [{type: net, network: lan, address: 10.0.0.1/24}]}
+              - {name: b, kernel: vmlinuz, initrd: initrd, devices: [{type: net, network: lan, mac: "02:00:00:00:10:02"}]}
+            """)
+        #expect(p.vms[0].command.fullKernelArguments.contains { $0.hasPrefix("avp.ip=") && $0.hasSuffix(",10.0.0.1/24") })
+        #expect(p.vms[1].command.fullKernelArguments.contains("avp.ip=02:00:00:00:10:02,169.254.17.2/16"))
+        let bad = s.load("""
+            profile: development
+            networks: [{name: lan}]
+            vms:
+              - {name: a, kernel: vmlinuz, initrd: initrd, devices: [{type: net, network: lan, address: 10.0.0.1/24},
+                 {type: net, network: lan, address: 10.0.0.1/24}, {type: net, network: lan, address: 300.0.0.1/24},
+                 {type: net, network: lan, address: 127.0.0.1/8}, {type: net, network: lan, address: 10.0.0.9/33}]}
+            """)
+        let e = errors(bad)
+        #expect(e.contains { $0.contains("address 10.0.0.1 is already used by VM 'a'") })
+        for text in ["300.0.0.1/24", "127.0.0.1/8", "10.0.0.9/33"] {
+            #expect(e.contains { $0.contains("'\(text)' is not an IPv4 interface address") }, "\(e)")
+        }
+    }
+
+    /// Every shipped example passes `avp check` as shipped, once `make setup` has built the
+    /// default guest image (the only files the examples do not bring or create).
+    @Test func everyShippedExampleIsValid() throws {
+        let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("examples")
+        let files = try FileManager.default.contentsOfDirectory(atPath: examples.path).filter { $0.hasSuffix(".yaml") }
+        #expect(files.count >= 2)
+        for file in files {
+            let r = PlatformLoader.load(path: examples.appendingPathComponent(file).path)
+            let problems = r.errors.filter { $0.fix != "build the default guest image: scripts/guest-image" }
+            #expect(problems.isEmpty, "\(file): \(errors(r))")
+            #expect(PlatformLoader.load(path: examples.appendingPathComponent(file).path, checkingFiles: false).errors.isEmpty)
+        }
+    }
+
+    @Test("avp describe needs neither the kernel nor the disk images")
+    func describeWithoutFiles() throws {
+        let file = s.directory + "/bare.yaml"
+        try """
+            profile: production
+            vms: [{name: a, kernel: nowhere/vmlinuz, devices: [{type: entropy}, {type: block, image: nowhere.img}]}]
+            """.write(toFile: file, atomically: true, encoding: .utf8)
+        let run = try AVPExecutable.run(["describe", file, "--vm", "a"])
+        #expect(run.status == 0 && run.standardOutput.contains("avp,server = \"a-block1\""), "\(run.output)")
+        let check = try AVPExecutable.run(["check", file])
+        #expect(check.status == 1 && check.standardError.contains("nowhere.img does not exist"), "\(check.output)")
+    }
+}

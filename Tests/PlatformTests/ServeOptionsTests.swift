@@ -1,0 +1,85 @@
+import Devices
+import Platform
+import Testing
+
+/// The plan writes each server's options as arguments and `avp serve <kind>` parses them
+/// back: one codec, so every kind's options must survive the round trip.
+@Suite struct ServeOptionsRoundTrips {
+    @Test func endpoints() throws {
+        let e = ServeEndpoints(socket: ["/a"], connect: ["/b", "/c"])
+        #expect(e.arguments == ["--socket", "/a", "--connect", "/b", "--connect", "/c"])
+        let back = try ServeEndpoints.parse(e.arguments)
+        #expect(back.socket == ["/a"] && back.connect == ["/b", "/c"])
+    }
+
+    @Test func entropy() throws {
+        let options = EntropyServeOptions(endpoints: ServeEndpoints(socket: [], connect: ["/run/rng-a.sock", "/run/rng-b.sock"]))
+        let back = try EntropyServeOptions.parse(options.arguments)
+        #expect(back.endpoints.connect == ["/run/rng-a.sock", "/run/rng-b.sock"] && back.endpoints.socket.isEmpty)
+        #expect(options.commandLine.prefix(2) == ["serve", "entropy"])
+    }
+
+    @Test func block() throws {
+        var device = BlockDeviceOptions(imagePath: "/images/disk with space.img")
+        device.readOnly = true
+        device.serial = "IVI-DATA"
+        device.queueCount = 4
+        device.cache = .writethrough
+        device.direct = true
+        device.blockSize = 4096
+        let options = BlockServeOptions(endpoints: ServeEndpoints(socket: ["/s1"], connect: ["/s2"]), options: device)
+        let back = try BlockServeOptions.parse(options.arguments).deviceOptions
+        #expect(back.imagePath == device.imagePath && back.readOnly && back.serial == "IVI-DATA" && back.queueCount == 4)
+        #expect(back.cache == .writethrough && back.direct && back.blockSize == 4096)
+        let plain = try BlockServeOptions.parse(BlockServeOptions(endpoints: ServeEndpoints(socket: [], connect: ["/s"]),
+                                                                  options: BlockDeviceOptions(imagePath: "/d")).arguments).deviceOptions
+        #expect(!plain.readOnly && plain.serial == "" && plain.queueCount == 1 && plain.cache == .writeback && !plain.direct && plain.blockSize == 512)
+    }
+
+    @Test func blockRefusesAWritableImageForSeveralFrontEnds() {
+        let options = BlockServeOptions(endpoints: ServeEndpoints(socket: [], connect: ["/a", "/b"]), options: BlockDeviceOptions(imagePath: "/d"))
+        #expect(throws: (any Error).self) { try BlockServeOptions.parse(options.arguments) }
+    }
+
+    @Test func console() throws {
+        let options = ConsoleServeOptions(socket: "/s", attach: "/a", log: "/l", vhostUser: "/v")
+        let back = try ConsoleServeOptions.parse(options.arguments)
+        #expect(back.socket == "/s" && back.attach == "/a" && back.log == "/l" && back.vhostUser == "/v")
+        #expect(try ConsoleServeOptions.parse(ConsoleServeOptions(socket: "/s", attach: "/a", log: "/l", vhostUser: nil).arguments).vhostUser == nil)
+    }
+
+    @Test func switchPorts() throws {
+        let mac = try #require(MACAddress("02:00:00:00:10:02"))
+        let extra = try #require(MACAddress("02:aa:00:00:00:01"))
+        let ports = [SwitchPortOption(policy: NetPortPolicy(name: "ivi-1", mac: mac, extraMACs: [extra], macChange: .deny, mtu: 1400),
+                                      endpoint: .connect("/run/lan-ivi-1.sock")),
+                     SwitchPortOption(policy: NetPortPolicy(name: "cluster-1", mac: extra), endpoint: .listen("/run/c.sock"))]
+        let options = SwitchServeOptions(ports: ports, stats: "/logs/switch-lan.json")
+        let back = try SwitchServeOptions.parse(options.arguments)
+        #expect(back.stats == "/logs/switch-lan.json")
+        #expect(back.port.map(\.policy) == ports.map(\.policy))
+        #expect(back.port.map(\.endpoint.description) == ports.map(\.endpoint.description))
+    }
+
+    @Test func switchPortsRefuseNonsense() {
+        for bad in ["name=a,mac=02:00:00:00:00:01", "name=a,connect=/s,mac=01:00:00:00:00:01", "name=a,connect=/s,mac=02:00:00:00:00:01,mtu=67",
+                    "name=a,connect=/s,listen=/t,mac=02:00:00:00:00:01", "name=a,name=b,connect=/s,mac=02:00:00:00:00:01",
+                    "name=a,connect=/s,mac=02:00:00:00:00:01,colour=red", "name=a,connect=/s,mac=02:00:00:00:00:01,mtu=99999999999999999999999"] {
+            #expect(throws: (any Error).self, "\(bad)") { try SwitchPortOption(parsing: bad) }
+        }
+    }
+
+    @Test func vsock() throws {
+        let vms = [VsockVMOption(name: "ivi", cid: 3, endpoint: .connect("/run/vsock-ivi.sock"), hostSocket: "/run/ivi.vsock"),
+                   VsockVMOption(name: "cluster", cid: 4_294_967_294, endpoint: .listen("/run/vsock-cluster.sock"), hostSocket: "/run/cluster.vsock")]
+        let options = VsockServeOptions(vms: vms, allow: [["ivi", "cluster"]])
+        let back = try VsockServeOptions.parse(options.arguments)
+        #expect(back.vm.map(\.name) == ["ivi", "cluster"] && back.vm.map(\.cid) == [3, 4_294_967_294])
+        #expect(back.vm.map(\.hostSocket) == ["/run/ivi.vsock", "/run/cluster.vsock"])
+        #expect(back.vm.map(\.endpoint.description) == vms.map(\.endpoint.description))
+        #expect(try back.allowedCIDPairs().map { [$0.0, $0.1] } == [[3, 4_294_967_294]])
+        for bad in ["name=a,cid=2,connect=/s,uds=/u", "name=a,cid=3,uds=/u", "name=a,cid=x,connect=/s,uds=/u", "cid=3,connect=/s,uds=/u"] {
+            #expect(throws: (any Error).self, "\(bad)") { try VsockVMOption(parsing: bad) }
+        }
+    }
+}
