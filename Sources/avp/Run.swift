@@ -36,8 +36,8 @@ struct Run: ParsableCommand {
     var append: [String] = []
     @Option(help: ArgumentHelp("A disk served by AVP's block device server (vhost-user-blk), in guest order vda, vdb, ...: "
         + "an image PATH, then any of ,ro ,serial=ID ,queues=N ,cache=writeback|writethrough ,direct "
-        + "(e.g. data.img,ro,serial=DATA).", valueName: "disk"))
-    var disk: [String] = []
+        + "(e.g. data.img,ro,serial=DATA).", valueName: "disk"), transform: DiskSpecification.init(parsing:))
+    var disk: [DiskSpecification] = []
     @Option(help: ArgumentHelp("Also give the guest one of QEMU's built-in virtio devices, after AVP's, for side-by-side "
         + "comparisons: virtio-rng, or virtio-blk:PATH (serial QEMU-BUILTIN).", valueName: "device"))
     var compareWith: [String] = []
@@ -83,15 +83,14 @@ struct Run: ParsableCommand {
         var servers = [server]
         defer { for s in servers.dropFirst() { s.stop() } }
         var blockDevices: [QemuCommandLine.VhostUserDevice] = []
-        for (i, text) in disk.enumerated() {
-            let spec = try DiskSpecification(parsing: text)
+        for (i, spec) in disk.enumerated() {
             let path = stateDirectory + "/disk\(i).sock"
             let diskLogger = Logger(label: "avp.block.\(i)")
             let device = try BlockDevice(options: spec.options, logger: diskLogger)
             let diskServer = try VhostUserServer(socketPath: path, device: device, logger: diskLogger)
             try diskServer.start()
             servers.append(diskServer)
-            blockDevices.append(.init(kind: .block(queues: spec.options.queueCount), socketPath: path, id: "disk\(i)"))
+            blockDevices.append(.init(model: .block(queues: spec.options.queueCount), socketPath: path, id: "disk\(i)"))
         }
 
         var command = QemuCommandLine(kernel: image.kernel(for: machineType), initrd: image.initramfs)
@@ -103,7 +102,7 @@ struct Run: ParsableCommand {
         command.tscKHz = HostCPU.tscKHz()
         command.serial = .stdio
         command.kernelArguments = append
-        command.vhostUserDevices = [.init(kind: .rng, socketPath: socket, id: "rng0")] + blockDevices
+        command.vhostUserDevices = [.init(model: .rng, socketPath: socket, id: "rng0")] + blockDevices
         command.builtinDevices = try compareWith.map(QemuCommandLine.BuiltinDevice.init(parsing:))
         if shell {
             command.kernelArguments.append("avp.shell=1")

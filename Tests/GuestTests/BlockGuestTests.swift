@@ -11,7 +11,7 @@ import Testing
         let server: ServerProcess
 
         var device: (String) -> QemuCommandLine.VhostUserDevice {
-            { id in .init(kind: .block(queues: 1), socketPath: socket, id: id) }
+            { id in .init(model: .block(queues: 1), socketPath: socket, id: id) }
         }
 
         var allocatedBytes: Int {

@@ -52,8 +52,8 @@ import Testing
         bootB.cpus = 1
         bootA.tools = ["socat"]
         bootB.tools = ["socat"]
-        bootA.devices = [.init(kind: .net(mac: Self.macA, mtu: Self.mtu), socketPath: dir + "/a.sock", id: "net0")]
-        bootB.devices = [.init(kind: .net(mac: Self.macB, mtu: Self.mtu), socketPath: dir + "/b.sock", id: "net0")]
+        bootA.devices = [.init(model: .net(mac: Self.macA, mtu: Self.mtu), socketPath: dir + "/a.sock", id: "net0")]
+        bootB.devices = [.init(model: .net(mac: Self.macB, mtu: Self.mtu), socketPath: dir + "/b.sock", id: "net0")]
         let dirA = dir + "/a", dirB = dir + "/b"
         try FileManager.default.createDirectory(atPath: dirA, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: dirB, withIntermediateDirectories: true)

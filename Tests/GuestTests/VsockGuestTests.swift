@@ -58,7 +58,7 @@ import Testing
             boot.cpus = 1
             boot.memoryMiB = name == "a" ? 512 : 256
             boot.tools = ["socat"]
-            boot.devices = [.init(kind: .vsock, socketPath: "\(dir)/\(name).sock", id: "vsock0")]
+            boot.devices = [.init(model: .vsock, socketPath: "\(dir)/\(name).sock", id: "vsock0")]
             let sub = dir + "/" + name
             try FileManager.default.createDirectory(atPath: sub, withIntermediateDirectories: true)
             boots.append((boot, script, sub))

@@ -83,3 +83,19 @@ import Testing
         }
     }
 }
+
+/// `avp run --disk PATH,flags,key=value`: the same compound-value parser as --port and --vm.
+@Suite struct DiskSpecifications {
+    @Test func flagsAndValues() throws {
+        let d = try DiskSpecification(parsing: "/images/data.img,ro,direct,serial=DATA,queues=4,cache=writethrough").options
+        #expect(d.imagePath == "/images/data.img" && d.readOnly && d.direct && d.serial == "DATA" && d.queueCount == 4 && d.cache == .writethrough)
+        let plain = try DiskSpecification(parsing: "plain.img").options
+        #expect(plain.imagePath == "plain.img" && !plain.readOnly && plain.queueCount == 1 && plain.cache == .writeback)
+    }
+
+    @Test func nonsenseIsRefused() {
+        for bad in ["", ",ro", "d.img,rw", "d.img,ro,ro", "d.img,queues=0", "d.img,queues=65", "d.img,cache=none", "d.img,serial", "d.img,ro=1"] {
+            #expect(throws: (any Error).self, "\(bad)") { try DiskSpecification(parsing: bad) }
+        }
+    }
+}

@@ -23,7 +23,7 @@ enum BlockKind: DeviceKindDefinition {
                                                           values: BlockDeviceOptions.CacheMode.allCases.map(\.rawValue)))
     static let direct = OptionKey<Bool>("direct", .boolean("Open the image with O_DIRECT."))
     static let options: [any DeviceOption] = [image, size, readOnly, serial, queues, cache, direct]
-    static let serving = Serving.privateOrShared
+    static let sharedServers = SharedServers.allowed
     static let perVM = PerVMRule.any
 
     static func resolve(_ given: DeviceOptions, rules: inout KindRules) -> Settings? {
@@ -50,7 +50,7 @@ enum BlockKind: DeviceKindDefinition {
         return Settings(options: options, createMiB: createMiB)
     }
 
-    static func serverName(_ slot: DeviceSlot<Settings>) -> String { slot.privateServerName(kind) }
+    static func serverName(_ slot: DeviceSlot<Settings>) -> String { slot.defaultServerName(kind) }
 
     static func plan(_ slot: DeviceSlot<Settings>, into plan: inout PlanBuilder) {
         let options = slot.settings.options
@@ -68,10 +68,6 @@ enum BlockKind: DeviceKindDefinition {
 extension Platform.Device {
     /// A block device's options (nil for other kinds and for shared servers' devices).
     public var block: BlockDeviceOptions? { settings(of: BlockKind.self)?.options }
-}
-
-extension Platform.Server {
-    public var block: BlockDeviceOptions? { BlockKind.typed(settings)?.options }
 }
 
 extension QemuDeviceModel {

@@ -10,7 +10,7 @@ enum ConsoleKind: DeviceKindDefinition {
     static let kind = DeviceKind.console
     static let virtioID = VirtioDeviceType.console
     static let options: [any DeviceOption] = []
-    static let serving = Serving.privateOnly(reason: "a console serves one VM and cannot be shared",
+    static let sharedServers = SharedServers.refused(reason: "a console serves one VM and cannot be shared",
                                              fix: "add '- type: console' to the VM's devices instead")
     static let perVM = PerVMRule(limit: 1, noun: "a console",
                                  refusedInProduction: "the production profile allows no console of any kind (AVPS-v2.0-48)",
@@ -18,7 +18,7 @@ enum ConsoleKind: DeviceKindDefinition {
 
     static func resolve(_ options: DeviceOptions, rules: inout KindRules) -> Settings? { Settings() }
 
-    static func serverName(_ slot: DeviceSlot<Settings>) -> String { slot.privateServerName(kind) }
+    static func serverName(_ slot: DeviceSlot<Settings>) -> String { slot.defaultServerName(kind) }
 
     static func plan(_ slot: DeviceSlot<Settings>, into plan: inout PlanBuilder) {
         let name = serverName(slot)

@@ -14,9 +14,8 @@ protocol DeviceKindDefinition {
     static var virtioID: VirtioDeviceType { get }
     /// Its options in the platform file, each with its schema (type, range, description).
     static var options: [any DeviceOption] { get }
-    /// How devices of this kind find their server: private, shareable under `servers:`,
-    /// or one server for the whole platform.
-    static var serving: Serving { get }
+    /// Whether the kind may be declared under `servers:` (one server for several VMs).
+    static var sharedServers: SharedServers { get }
     /// Limits and profile rules for the devices of one VM.
     static var perVM: PerVMRule { get }
 
@@ -30,12 +29,13 @@ protocol DeviceKindDefinition {
     static func deviceTreeProperties(_ settings: Settings) -> [(String, DeviceTreeNode.Value)]
 }
 
-/// How the devices of a kind are served.
-enum Serving: Sendable {
-    /// One server per device, or one declared under `servers:` for several VMs.
-    case privateOrShared
-    /// One server per device only; `servers:` refuses the kind with this reason and fix.
-    case privateOnly(reason: String, fix: String)
+/// Whether a kind may be declared under `servers:`. Kinds that refuse may still share a
+/// process (a network's switch, the platform's vsock server); their plan decides that.
+enum SharedServers: Sendable {
+    /// A server for each device, or one declared under `servers:` for every VM that refers to it.
+    case allowed
+    /// `servers:` refuses the kind with this reason and fix.
+    case refused(reason: String, fix: String)
 }
 
 /// What one VM may have of a kind.
@@ -63,8 +63,8 @@ struct DeviceSlot<Settings: Sendable> {
 
     /// QEMU's id for it: kind and index (`entropy0`).
     func id(_ kind: DeviceKind) -> String { "\(kind.rawValue)\(index)" }
-    /// The server name of a device served for this VM alone: `ivi-block1`.
-    func privateServerName(_ kind: DeviceKind) -> String { sharedServer ?? "\(vm)-\(id(kind))" }
+    /// The shared server's name, else one for this device alone: `ivi-block1`.
+    func defaultServerName(_ kind: DeviceKind) -> String { sharedServer ?? "\(vm)-\(id(kind))" }
 }
 
 extension DeviceKindDefinition {

@@ -9,12 +9,12 @@ enum EntropyKind: DeviceKindDefinition {
     static let kind = DeviceKind.entropy
     static let virtioID = VirtioDeviceType.entropy
     static let options: [any DeviceOption] = []
-    static let serving = Serving.privateOrShared
+    static let sharedServers = SharedServers.allowed
     static let perVM = PerVMRule.any
 
     static func resolve(_ options: DeviceOptions, rules: inout KindRules) -> Settings? { Settings() }
 
-    static func serverName(_ slot: DeviceSlot<Settings>) -> String { slot.privateServerName(kind) }
+    static func serverName(_ slot: DeviceSlot<Settings>) -> String { slot.defaultServerName(kind) }
 
     static func plan(_ slot: DeviceSlot<Settings>, into plan: inout PlanBuilder) {
         plan.vhostUserDevice(slot, kind: kind, model: .rng) { EntropyServeOptions(endpoints: ServeEndpoints(socket: [], connect: [])) }

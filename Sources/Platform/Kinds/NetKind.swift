@@ -27,7 +27,7 @@ enum NetKind: DeviceKindDefinition {
     static let address = OptionKey<String>("address", .string("IPv4 address/prefix the guest's init gives the interface (default guest image); by default a link-local 169.254.x.y/16 derived from the MAC.",
                                                               pattern: "^[0-9.]+/[0-9]+$"))
     static let options: [any DeviceOption] = [network, mac, mtu, macChange, allowedMACs, address]
-    static let serving = Serving.privateOnly(reason: "net devices attach to networks, not to servers",
+    static let sharedServers = SharedServers.refused(reason: "net devices attach to networks, not to servers",
                                              fix: "declare a network under 'networks:'")
     static let perVM = PerVMRule.any
 
@@ -85,7 +85,7 @@ enum NetKind: DeviceKindDefinition {
         plan.server(serverName(slot), kind: kind, create: { SwitchServeOptions(ports: [], stats: stats) }) {
             $0.port.append(SwitchPortOption(policy: policy, endpoint: .connect(socket)))
         }
-        plan.vm.command.vhostUserDevices.append(.init(kind: .net(mac: policy.mac.description, mtu: policy.mtu),
+        plan.vm.command.vhostUserDevices.append(.init(model: .net(mac: policy.mac.description, mtu: policy.mtu),
                                                       socketPath: socket, id: slot.id(kind)))
         // Read by the default guest image's init (scripts/guest-image).
         plan.vm.command.kernelArguments.append("avp.ip=\(policy.mac),\(slot.settings.address)")
@@ -100,10 +100,6 @@ enum NetKind: DeviceKindDefinition {
 extension Platform.Device {
     /// A net device's port policy (nil for other kinds).
     public var net: NetPortPolicy? { settings(of: NetKind.self)?.policy }
-    /// The network a net device attaches to.
-    public var network: String? { settings(of: NetKind.self)?.network }
-    /// The IPv4 address a net device's guest interface gets.
-    public var address: IPv4Interface? { settings(of: NetKind.self)?.address }
 }
 
 extension QemuDeviceModel {

@@ -48,9 +48,9 @@ struct PlanBuilder {
     /// device alone, or the shared server it refers to (one socket per VM, one process).
     mutating func vhostUserDevice<Options: EndpointServeOptions>(_ slot: DeviceSlot<some Sendable>, kind: DeviceKind,
                                                                  model: QemuDeviceModel, create: () -> Options) {
-        let name = slot.privateServerName(kind)
+        let name = slot.defaultServerName(kind)
         let socket = slot.sharedServer.map { self.socket("\($0)-\(slot.vm)") } ?? self.socket(name)
         server(name, kind: kind, create: create) { $0.endpoints.connect.append(socket) }
-        vm.command.vhostUserDevices.append(.init(kind: model, socketPath: socket, id: slot.id(kind)))
+        vm.command.vhostUserDevices.append(.init(model: model, socketPath: socket, id: slot.id(kind)))
     }
 }

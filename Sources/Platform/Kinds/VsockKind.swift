@@ -13,7 +13,7 @@ enum VsockKind: DeviceKindDefinition {
     static let cid = OptionKey<WholeNumber>("cid", .integer("The guest's vsock context ID, unique on the platform (0 to 2 and 4294967295 are reserved).",
                                                             range: PlatformLimits.vsockCIDs))
     static let options: [any DeviceOption] = [cid]
-    static let serving = Serving.privateOnly(reason: "vsock is served for the whole platform; it is not a shared server",
+    static let sharedServers = SharedServers.refused(reason: "vsock is served for the whole platform; it is not a shared server",
                                              fix: "give each VM '- type: vsock' with its cid, and list allowed pairs under 'vsock: allow:'")
     static let perVM = PerVMRule(limit: 1, noun: "a vsock device")
 
@@ -36,7 +36,7 @@ enum VsockKind: DeviceKindDefinition {
                                hostSocket: "\(plan.state.socketDirectory)/\(slot.vm).vsock")
         let pairs = plan.platform.vsockPairs
         plan.server(serverName(slot), kind: kind, create: { VsockServeOptions(vms: [], allow: pairs) }) { $0.vm.append(vm) }
-        plan.vm.command.vhostUserDevices.append(.init(kind: .vsock, socketPath: socket, id: slot.id(kind)))
+        plan.vm.command.vhostUserDevices.append(.init(model: .vsock, socketPath: socket, id: slot.id(kind)))
     }
 
     static func deviceTreeProperties(_ settings: Settings) -> [(String, DeviceTreeNode.Value)] {

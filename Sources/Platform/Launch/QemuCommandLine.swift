@@ -25,13 +25,12 @@ public struct QemuCommandLine: Sendable {
     /// A vhost-user device: QEMU's front end connects to an AVP back end's socket.
     public struct VhostUserDevice: Sendable {
         /// Its QEMU model; each kind file gives its own (`.rng`, `.block(queues:)`, ...).
-        public typealias Kind = QemuDeviceModel
-        public var kind: Kind
+        public var model: QemuDeviceModel
         public var socketPath: String
         public var id: String
 
-        public init(kind: Kind, socketPath: String, id: String) {
-            self.kind = kind
+        public init(model: QemuDeviceModel, socketPath: String, id: String) {
+            self.model = model
             self.socketPath = socketPath
             self.id = id
         }
@@ -111,11 +110,11 @@ public struct QemuCommandLine: Sendable {
         let vhostMode = vhostUserServerMode ? ",server=on,wait=on" : ""
         for d in vhostUserDevices {
             a += ["-chardev", "socket,id=\(d.id),path=\(d.socketPath)\(vhostMode)"]
-            if d.kind.throughNetdev {
+            if d.model.throughNetdev {
                 a += ["-netdev", "vhost-user,id=\(d.id)-net,chardev=\(d.id)",
-                      "-device", ([d.kind.name(on: machine), "netdev=\(d.id)-net", "id=\(d.id)-dev"] + d.kind.properties).joined(separator: ",")]
+                      "-device", ([d.model.name(on: machine), "netdev=\(d.id)-net", "id=\(d.id)-dev"] + d.model.properties).joined(separator: ",")]
             } else {
-                a += ["-device", ([d.kind.name(on: machine), "chardev=\(d.id)", "id=\(d.id)-dev"] + d.kind.properties).joined(separator: ",")]
+                a += ["-device", ([d.model.name(on: machine), "chardev=\(d.id)", "id=\(d.id)-dev"] + d.model.properties).joined(separator: ",")]
             }
         }
         if let consoleSocket {

@@ -1,33 +1,34 @@
+import ArgumentParser
 import Devices
 
-/// A disk given on the command line: `PATH[,ro][,serial=ID][,queues=N][,cache=writeback|writethrough][,direct]`.
+/// A disk given on the command line of `avp run`:
+/// `PATH[,ro][,direct][,serial=ID][,queues=N][,cache=writeback|writethrough]`.
 public struct DiskSpecification: Sendable {
     public var options: BlockDeviceOptions
 
     public init(parsing text: String) throws {
-        let parts = text.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
-        guard let path = parts.first, !path.isEmpty else { throw PlatformError.invalidArgument("disk: missing image path in \(UserText.quoted(text))") }
-        var options = BlockDeviceOptions(imagePath: path)
-        for part in parts.dropFirst() {
-            let kv = part.split(separator: "=", maxSplits: 1).map(String.init)
-            switch (kv[0], kv.count == 2 ? kv[1] : nil) {
-            case ("ro", nil), ("readonly", nil): options.readOnly = true
-            case ("direct", nil): options.direct = true
-            case let ("serial", value?): options.serial = value
-            case let ("queues", value?):
-                let queues = PlatformLimits.blockQueues
-                guard case let .value(n) = WholeNumber.read(value), queues.contains(n) else {
-                    throw PlatformError.invalidArgument("disk: queues=\(UserText.shortened(value)) is not from \(queues.lowerBound) to \(queues.upperBound)")
-                }
-                options.queueCount = n
-            case let ("cache", value?):
-                guard let mode = BlockDeviceOptions.CacheMode(rawValue: value) else {
-                    throw PlatformError.invalidArgument("disk: cache=\(value): use writeback or writethrough")
-                }
-                options.cache = mode
-            default:
-                throw PlatformError.invalidArgument("disk: unknown option '\(part)' (known: ro, direct, serial=, queues=, cache=)")
+        let path = text.prefix { $0 != "," }
+        guard !path.isEmpty else { throw ValidationError("disk: missing image path in \(UserText.quoted(text))") }
+        let rest = text.dropFirst(path.count + 1)
+        let fields = rest.isEmpty ? KeyValueList(what: "disk") :
+            try KeyValueList(parsing: String(rest), what: "disk \(UserText.quoted(String(path)))",
+                             known: ["serial", "queues", "cache"], flags: ["ro", "readonly", "direct"])
+        var options = BlockDeviceOptions(imagePath: String(path))
+        options.readOnly = fields.has("ro") || fields.has("readonly")
+        options.direct = fields.has("direct")
+        options.serial = fields.value("serial") ?? ""
+        if let value = fields.value("queues") {
+            let queues = PlatformLimits.blockQueues
+            guard case let .value(n) = WholeNumber.read(value), queues.contains(n) else {
+                throw ValidationError("disk: queues=\(UserText.shortened(value)) is not from \(queues.lowerBound) to \(queues.upperBound)")
             }
+            options.queueCount = n
+        }
+        if let value = fields.value("cache") {
+            guard let mode = BlockDeviceOptions.CacheMode(rawValue: value) else {
+                throw ValidationError("disk: cache=\(UserText.shortened(value)): use writeback or writethrough")
+            }
+            options.cache = mode
         }
         self.options = options
     }

@@ -55,7 +55,7 @@ struct PlatformRules {
                 error(at + ".name", "a server named '\(spec.name)' is already declared", fix: "give each server its own name")
             }
             let definition = spec.type.definition
-            if case let .privateOnly(reason, fix) = definition.serving {
+            if case let .refused(reason, fix) = definition.sharedServers {
                 error(at + ".type", reason, fix: fix)
                 continue
             }

@@ -40,7 +40,7 @@ public enum PlatformSchema {
 
     /// Kinds that may be declared under `servers:`.
     static let shareableKinds = DeviceKind.allCases.filter {
-        if case .privateOrShared = $0.definition.serving { return true }
+        if case .allowed = $0.definition.sharedServers { return true }
         return false
     }
 

@@ -1,31 +1,35 @@
 import ArgumentParser
 import VhostUser
 
-/// One compound option value written as comma-separated `key=value` pairs
-/// (`name=ivi,cid=3,connect=/run/x.sock`): the one parser and printer behind
-/// `--port` and `--vm`. Values must not contain ','.
+/// One compound option value written as comma-separated `key=value` pairs and bare
+/// flags (`name=ivi,cid=3,connect=/run/x.sock`; `ro,serial=X`): the one parser and
+/// printer behind `--port`, `--vm` and `--disk`. Values must not contain ','.
 struct KeyValueList {
-    private(set) var pairs: [(key: String, value: String)] = []
+    /// Pairs in order; a flag has the value nil.
+    private(set) var pairs: [(key: String, value: String?)] = []
     /// What the whole value describes, for errors ("port 'ivi-1'").
     let what: String
 
     init(what: String) { self.what = what }
 
-    /// Parses `text`, refusing a part without '=', a repeated key and keys outside `known`.
-    init(parsing text: String, what: String, known: [String]) throws {
+    /// Parses `text`, refusing a part that is neither `key=value` with a key of `known` nor one
+    /// of `flags`, and a key given twice.
+    init(parsing text: String, what: String, known: [String], flags: [String] = []) throws {
         self.what = "\(what) \(UserText.quoted(text))"
         for part in text.split(separator: ",", omittingEmptySubsequences: false) {
             let kv = part.split(separator: "=", maxSplits: 1).map(String.init)
-            guard kv.count == 2, !kv[0].isEmpty else { throw ValidationError("\(self.what): '\(part)' is not key=value") }
-            guard known.contains(kv[0]) else {
-                throw ValidationError("\(self.what): unknown key '\(kv[0])' (known: \(known.joined(separator: ", ")))")
+            let key = kv.first ?? ""
+            guard kv.count == 2 ? known.contains(key) : flags.contains(key) else {
+                let names = known.map { $0 + "=" } + flags
+                throw ValidationError("\(self.what): unknown option '\(UserText.shortened(String(part)))' (known: \(names.joined(separator: ", ")))")
             }
-            guard value(kv[0]) == nil else { throw ValidationError("\(self.what): '\(kv[0])' is given twice") }
-            pairs.append((kv[0], kv[1]))
+            guard !pairs.contains(where: { $0.key == key }) else { throw ValidationError("\(self.what): '\(key)' is given twice") }
+            pairs.append((key, kv.count == 2 ? kv[1] : nil))
         }
     }
 
     func value(_ key: String) -> String? { pairs.first { $0.key == key }?.value }
+    func has(_ flag: String) -> Bool { pairs.contains { $0.key == flag && $0.value == nil } }
 
     func required(_ key: String) throws -> String {
         guard let v = value(key) else { throw ValidationError("\(what): \(key)= is missing") }
@@ -50,5 +54,5 @@ struct KeyValueList {
         }
     }
 
-    var text: String { pairs.map { "\($0.key)=\($0.value)" }.joined(separator: ",") }
+    var text: String { pairs.map { pair in pair.value.map { "\(pair.key)=\($0)" } ?? pair.key }.joined(separator: ",") }
 }
