@@ -9,12 +9,7 @@ import Testing
     let s: Scratch
     init() throws { s = try Scratch() }
 
-    func plan(_ yaml: String) throws -> PlatformPlan {
-        let r = s.load(yaml)
-        let platform = try #require(r.platform, "\(errors(r))")
-        return try PlatformPlan(platform: platform, stateDirectory: s.directory + "/state", accelerator: .tcg,
-                                qemuVersion: QemuVersion(major: 10, minor: 0))
-    }
+    func plan(_ yaml: String) throws -> PlatformPlan { try s.plan(yaml, stateDirectory: s.directory + "/state") }
 
     @Test func everyKindHasItsOwnVirtioIDAndEveryOptionIsInTheSchema() throws {
         let schema = PlatformSchema.jsonSchema()

@@ -20,6 +20,14 @@ final class Scratch {
     func load(_ yaml: String) -> PlatformLoader.Result {
         PlatformLoader.load(yaml: yaml, path: directory + "/platform.yaml")
     }
+
+    /// The launch plan of a platform that must check clean, for QEMU 10.0 under TCG.
+    func plan(_ yaml: String, stateDirectory: String) throws -> PlatformPlan {
+        let r = load(yaml)
+        let platform = try #require(r.platform, "\(errors(r))")
+        return try PlatformPlan(platform: platform, stateDirectory: stateDirectory, accelerator: .tcg,
+                                qemuVersion: QemuVersion(major: 10, minor: 0))
+    }
 }
 
 func errors(_ r: PlatformLoader.Result) -> [String] { r.errors.map { "\($0.line):\($0.column) \($0.message)" } }

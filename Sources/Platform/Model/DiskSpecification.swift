@@ -11,7 +11,7 @@ public struct DiskSpecification: Sendable {
         guard !path.isEmpty else { throw ValidationError("disk: missing image path in \(UserText.quoted(text))") }
         let rest = text.dropFirst(path.count + 1)
         let fields = rest.isEmpty ? KeyValueList(what: "disk") :
-            try KeyValueList(parsing: String(rest), what: "disk \(UserText.quoted(String(path)))",
+            try KeyValueList(parsing: String(rest), what: "disk \(UserText.quoted(text))",
                              known: ["serial", "queues", "cache"], flags: ["ro", "readonly", "direct"])
         var options = BlockDeviceOptions(imagePath: String(path))
         options.readOnly = fields.has("ro") || fields.has("readonly")

@@ -7,7 +7,7 @@ import VhostUser
 struct KeyValueList {
     /// Pairs in order; a flag has the value nil.
     private(set) var pairs: [(key: String, value: String?)] = []
-    /// What the whole value describes, for errors ("port 'ivi-1'").
+    /// What the whole value describes, for errors: "port 'name=ivi-1,...'".
     let what: String
 
     init(what: String) { self.what = what }
@@ -15,7 +15,7 @@ struct KeyValueList {
     /// Parses `text`, refusing a part that is neither `key=value` with a key of `known` nor one
     /// of `flags`, and a key given twice.
     init(parsing text: String, what: String, known: [String], flags: [String] = []) throws {
-        self.what = "\(what) \(UserText.quoted(text))"
+        self.what = what
         for part in text.split(separator: ",", omittingEmptySubsequences: false) {
             let kv = part.split(separator: "=", maxSplits: 1).map(String.init)
             let key = kv.first ?? ""

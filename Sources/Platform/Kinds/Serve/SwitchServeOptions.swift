@@ -16,7 +16,7 @@ public struct SwitchPortOption: Sendable {
     }
 
     public init(parsing text: String) throws {
-        let fields = try KeyValueList(parsing: text, what: "port", known: Self.keys)
+        let fields = try KeyValueList(parsing: text, what: "port \(UserText.quoted(text))", known: Self.keys)
         let name = try fields.required("name")
         guard let mac = MACAddress(try fields.required("mac")), !mac.isMulticast, !mac.isZero else {
             throw ValidationError("port \(name): mac= must be a unicast MAC address")

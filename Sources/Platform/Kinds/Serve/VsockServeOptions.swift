@@ -19,7 +19,7 @@ public struct VsockVMOption: Sendable {
     }
 
     public init(parsing text: String) throws {
-        let fields = try KeyValueList(parsing: text, what: "vm", known: Self.keys)
+        let fields = try KeyValueList(parsing: text, what: "vm \(UserText.quoted(text))", known: Self.keys)
         name = try fields.required("name")
         let cidText = try fields.required("cid")
         let cids = PlatformLimits.vsockCIDs
