@@ -101,6 +101,54 @@ public final class UnixSocket: Sendable {
         return result
     }
 
+    /// What a non-blocking send did.
+    public enum SendResult: Equatable, Sendable {
+        /// This many bytes went into the socket buffer (possibly fewer than offered).
+        case sent(Int)
+        /// The socket buffer is full: nothing was sent; try again when the socket is writable.
+        case wouldBlock
+    }
+
+    /// Sends as much of `bytes` as the socket buffer takes now, never waiting (MSG_DONTWAIT) and
+    /// never raising SIGPIPE (MSG_NOSIGNAL): a peer that went away is an EPIPE error instead.
+    public func sendNonBlocking(_ bytes: [UInt8]) throws(Errno) -> SendResult {
+        do {
+            let n = try bytes.withBytes { (b) throws(Errno) -> Int in
+                try retryingSyscall("send") { Glibc.send(rawValue, b.baseAddress, b.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
+            }
+            return .sent(n)
+        } catch where error.code == EAGAIN || error.code == EWOULDBLOCK {
+            return .wouldBlock
+        }
+    }
+
+    /// What a non-blocking receive found.
+    public enum ReceiveResult: Equatable, Sendable {
+        /// Bytes that had arrived (at least one).
+        case received([UInt8])
+        /// Nothing has arrived yet.
+        case wouldBlock
+        /// The peer will send nothing more (it closed or shut down its sending side).
+        case endOfStream
+    }
+
+    /// Receives up to `count` bytes that have already arrived, never waiting (MSG_DONTWAIT).
+    /// Descriptors a peer attaches are not accepted (the kernel discards them). `count` 0 reads nothing (`wouldBlock`).
+    public func receiveNonBlocking(upTo count: Int) throws(Errno) -> ReceiveResult {
+        guard count > 0 else { return .wouldBlock }
+        var buffer = [UInt8](repeating: 0, count: count)
+        do {
+            let n = try buffer.withMutableBytes { (b) throws(Errno) -> Int in
+                try retryingSyscall("recv") { Glibc.recv(rawValue, b.baseAddress, b.count, Int32(MSG_DONTWAIT)) }
+            }
+            guard n > 0 else { return .endOfStream }
+            buffer.removeSubrange(n...)
+            return .received(buffer)
+        } catch where error.code == EAGAIN || error.code == EWOULDBLOCK {
+            return .wouldBlock
+        }
+    }
+
     /// Whether the peer has sent something not yet read (without reading it or waiting);
     /// false when it closed without sending, or sent nothing yet.
     public var hasPendingData: Bool {
@@ -109,8 +157,25 @@ public final class UnixSocket: Sendable {
         return n == 1
     }
 
-    /// Stops further sends and receives on both sides without closing the descriptor.
-    public func shutdown() { _ = Glibc.shutdown(rawValue, Int32(SHUT_RDWR)) }
+    /// Which directions `shutdown` ends.
+    public enum ShutdownDirection: Sendable {
+        /// No more receiving here; on a Unix socket the peer's further sends fail (EPIPE).
+        case read
+        /// No more sending here; the peer reads end-of-stream once it has read what was sent.
+        case write
+        case both
+    }
+
+    /// Stops further sends and/or receives (both by default) without closing the descriptor.
+    public func shutdown(_ direction: ShutdownDirection = .both) {
+        let how: Int32
+        switch direction {
+        case .read: how = Int32(SHUT_RD)
+        case .write: how = Int32(SHUT_WR)
+        case .both: how = Int32(SHUT_RDWR)
+        }
+        _ = Glibc.shutdown(rawValue, how)
+    }
 
     private static func makeSocket() throws(Errno) -> FileDescriptor {
         let fd = try retryingSyscall("socket") { socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }

@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import GuestMemory
 import Logging
 import Synchronization
@@ -14,7 +11,8 @@ import Virtio
 /// The host side is a byte stream: the device connects to `hostSocket` (an `avp serve
 /// console` hub's guest socket, the same one QEMU's virtconsole chardev would use) and
 /// reconnects if it goes away. Output the host cannot take is dropped, input waits for
-/// the guest's buffers up to a bound: a console never holds the guest up.
+/// the guest's buffers up to a bound: a console never holds the guest up. The socket is a
+/// `NonBlockingStream`: the device itself makes no socket calls.
 public final class ConsoleDevice: VirtioDevice, @unchecked Sendable {
     static let portReceive = 0, portTransmit = 1, controlReceive = 2, controlTransmit = 3
     public static let multiport = VirtioFeatures(bit: 1)
@@ -28,7 +26,7 @@ public final class ConsoleDevice: VirtioDevice, @unchecked Sendable {
 
     private let hostSocket: String
     private let logger: Logger
-    private var host: UnixSocket?
+    private var host: NonBlockingStream?
     private var queues: [Int: DeviceQueue] = [:]
     private var controlOut: [ConsoleControl] = []
     private var input: [UInt8] = []
@@ -136,33 +134,38 @@ public final class ConsoleDevice: VirtioDevice, @unchecked Sendable {
     // MARK: Host stream
 
     private func connectHost() {
-        guard host == nil, let socket = try? UnixSocket.connect(to: hostSocket, nonBlocking: true) else { return }
-        try? socket.descriptor.setNonBlocking()
-        host = socket
+        guard host == nil, let stream = try? NonBlockingStream.connect(to: hostSocket) else { return }
+        host = stream
         eventGeneration += 1
     }
 
+    /// Output the host cannot take now is dropped (never queued): the guest is not held up.
     private func toHost(_ bytes: [UInt8]) {
         output += bytes
         if output.count > 1 << 20 { output.removeFirst(output.count - (1 << 20)) }
         connectHost()
         guard let host else { return }
-        let n = bytes.withUnsafeBytes { Glibc.send(host.rawValue, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
-        if n < 0, errno != EAGAIN { dropHost() }
+        do { _ = try host.send(bytes) } catch { dropHost() }
     }
 
     private func readHost() {
         guard let host else { return }
-        var buffer = [UInt8](repeating: 0, count: 4096)
         while true {
-            let n = buffer.withUnsafeMutableBytes { read(host.rawValue, $0.baseAddress, $0.count) }
-            if n > 0 {
-                input += buffer[0..<n]
-                if input.count > Self.inputLimit { input.removeFirst(input.count - Self.inputLimit) }
-                continue
+            let result: UnixSocket.ReceiveResult
+            do { result = try host.receive(upTo: 4096) } catch {
+                dropHost()
+                return
             }
-            if n == 0 || errno != EAGAIN { dropHost() }
-            return
+            switch result {
+            case let .received(bytes):
+                input += bytes
+                if input.count > Self.inputLimit { input.removeFirst(input.count - Self.inputLimit) }
+            case .wouldBlock:
+                return
+            case .endOfStream:
+                dropHost()
+                return
+            }
         }
     }
 

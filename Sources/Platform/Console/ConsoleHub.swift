@@ -134,6 +134,6 @@ public final class ConsoleHub: @unchecked Sendable {
 
     /// Best effort: a peer whose socket is full misses these bytes.
     private func send(_ bytes: [UInt8], to client: UnixSocket) {
-        _ = bytes.withUnsafeBytes { Glibc.send(client.rawValue, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
+        _ = try? client.sendNonBlocking(bytes)
     }
 }
