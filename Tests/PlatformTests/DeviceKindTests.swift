@@ -117,3 +117,31 @@ import Testing
         #expect(check.status == 1 && check.standardError.contains("nowhere.img does not exist"), "\(check.output)")
     }
 }
+
+extension DeviceKinds {
+    @Test("server names AVP makes never join two different servers into one process")
+    func serverNamesDoNotCollide() {
+        let r = s.load("""
+            profile: development
+            servers: [{name: vsock, type: entropy}, {name: a-block1, type: block, image: shared.img, read-only: true}]
+            networks: [{name: entropy0}]
+            vms:
+              - {name: a, kernel: vmlinuz, initrd: initrd, devices: [{type: entropy, server: vsock}, {type: block, image: disk.img}, {type: vsock, cid: 3}]}
+              - {name: b, kernel: vmlinuz, initrd: initrd, devices: [{type: block, server: a-block1}]}
+              - {name: switch, kernel: vmlinuz, initrd: initrd, devices: [{type: entropy}, {type: net, network: entropy0}]}
+            """)
+        let e = errors(r)
+        #expect(e.contains { $0.contains("server name 'vsock' would be both shared server 'vsock' and the vsock server of VM 'a'") }, "\(e)")
+        #expect(e.contains { $0.contains("server name 'a-block1' would be both the block server of VM 'a' and shared server 'a-block1'") }, "\(e)")
+        #expect(e.contains { $0.contains("server name 'switch-entropy0' would be both the entropy server of VM 'switch' and the net server of VM 'switch'") }, "\(e)")
+        // Devices that do share a server (a network's switch, the vsock server, a shared server) are fine.
+        #expect(s.load("""
+            profile: development
+            servers: [{name: rng, type: entropy}]
+            networks: [{name: lan}]
+            vms:
+              - {name: a, kernel: vmlinuz, initrd: initrd, devices: [{type: entropy, server: rng}, {type: net, network: lan}, {type: vsock, cid: 3}]}
+              - {name: b, kernel: vmlinuz, initrd: initrd, devices: [{type: entropy, server: rng}, {type: net, network: lan}, {type: vsock, cid: 4}]}
+            """).errors.isEmpty)
+    }
+}

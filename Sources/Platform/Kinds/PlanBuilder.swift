@@ -38,8 +38,10 @@ struct PlanBuilder {
             servers.append(.init(name: name, kind: kind, options: create(), sockets: sockets, logPath: log("server-\(name).log")))
             index = servers.count - 1
         }
-        // A name belongs to one kind of server (the rules keep names apart), so the cast holds.
-        guard var options = servers[index].options as? Options else { return }
+        // PlatformRules.checkServerNames gives every server name to one kind and one server.
+        guard var options = servers[index].options as? Options else {
+            preconditionFailure("server '\(name)' planned for two kinds (\(servers[index].kind), \(kind))")
+        }
         update(&options)
         servers[index].options = options
     }

@@ -41,6 +41,7 @@ struct PlatformRules {
         var platform = Platform(name: kinds.platformName, profile: file.profile, path: path, servers: servers, vms: vms)
         platform.networks = (file.networks ?? []).map { Platform.Network(name: $0.name, mtu: $0.mtu?.value ?? 1500) }
         platform.vsockPairs = checkVsockPairs(vms)
+        checkServerNames(platform)
         return platform
     }
 
@@ -138,6 +139,28 @@ struct PlatformRules {
         let own = Set(kind.definition.options.map(\.name))
         for key in options.values.keys.sorted() where !own.contains(key) {
             error(at + "." + key + "#key", "'\(key)' is not an option of \(kind.rawValue) \(section)", fix: "remove it")
+        }
+    }
+
+    /// Devices whose servers get the same name must be served by the same server: the same kind,
+    /// and the same shared server or none (a network's switch, the vsock server). A shared server
+    /// named "vsock", or a VM and a network whose names make "switch-x-entropy0" twice, would
+    /// otherwise make one process out of two.
+    private mutating func checkServerNames(_ platform: Platform) {
+        var owners: [String: (kind: DeviceKind, shared: String?, what: String)] = [:]
+        for (v, vm) in platform.vms.enumerated() {
+            for (d, device) in vm.devices.enumerated() {
+                guard let name = platform.serverName(of: device, in: vm, at: d) else { continue }
+                let what = device.server.map { "shared server '\($0)'" } ?? "the \(device.kind.rawValue) server of VM '\(vm.name)'"
+                guard let owner = owners[name] else {
+                    owners[name] = (device.kind, device.server, what)
+                    continue
+                }
+                if owner.kind != device.kind || owner.shared != device.server {
+                    error("vms[\(v)].devices[\(d)]", "server name '\(name)' would be both \(owner.what) and \(what)",
+                          fix: "rename the shared server, network or VM")
+                }
+            }
         }
     }
 
