@@ -6,22 +6,54 @@ import Foundation
 /// `/avp/test.sh` when a layer provides one (printing `AVP-TEST-EXIT=<status>`),
 /// and powers off.
 public struct GuestImage: Sendable {
+    /// Which image `scripts/guest-image` builds; each has its own cache directory.
+    public enum Flavour: String, Sendable, CaseIterable {
+        /// Debian bookworm's kernel (6.1) with the virtio modules: `scripts/guest-image`, built by `make setup`.
+        case `default`
+        /// Debian's 6.12 kernel from bookworm-backports, the default's modules plus virtio_gpu (DRM,
+        /// fbdev emulation: /dev/dri/card0, /dev/fb0) and `modetest`, `edid-decode` in /usr/bin:
+        /// `scripts/guest-image --flavour backports`, built only when asked for (`ensureBuilt()`).
+        case backports
+
+        /// The directory under `cacheDirectory/guest`.
+        public var directoryName: String {
+            switch self {
+            case .default: return "bookworm-amd64"
+            case .backports: return "bookworm-backports-amd64"
+            }
+        }
+
+        /// `scripts/guest-image`'s arguments for this flavour.
+        public var scriptArguments: [String] {
+            switch self {
+            case .default: return []
+            case .backports: return ["--flavour", "backports"]
+            }
+        }
+
+        /// The command that builds it, for error messages.
+        public var buildCommand: String { (["scripts/guest-image"] + scriptArguments).joined(separator: " ") }
+    }
+
     /// The bzImage (boots on every machine type).
     public var kernel: String
     public var initramfs: String
     /// The same kernel as an uncompressed ELF with a PVH entry: boots about 3 s faster under
     /// TCG on q35, but not on microvm (which loads the initrd over its ACPI tables then).
     public var pvhKernel: String?
+    /// The flavour whose build command `check()` suggests and `ensureBuilt()` runs.
+    public var flavour: Flavour
 
     public static let readyMarker = "AVP-GUEST-READY"
     public static let exitMarker = "AVP-TEST-EXIT="
     /// Path of the script a layer adds for /init to run.
     public static let scriptPath = "avp/test.sh"
 
-    public init(kernel: String, initramfs: String, pvhKernel: String? = nil) {
+    public init(kernel: String, initramfs: String, pvhKernel: String? = nil, flavour: Flavour = .default) {
         self.kernel = kernel
         self.initramfs = initramfs
         self.pvhKernel = pvhKernel
+        self.flavour = flavour
     }
 
     /// The kernel file to boot on `machine`.
@@ -39,16 +71,56 @@ public struct GuestImage: Sendable {
     }
 
     /// The image `scripts/guest-image` builds.
-    public static var `default`: GuestImage {
-        let dir = cacheDirectory + "/guest/bookworm-amd64"
-        return GuestImage(kernel: dir + "/vmlinuz", initramfs: dir + "/initramfs.cpio.gz", pvhKernel: dir + "/vmlinux")
+    public static var `default`: GuestImage { cached(.default) }
+
+    /// The image `scripts/guest-image --flavour backports` builds: Debian's 6.12 kernel with
+    /// virtio-gpu, `modetest` and `edid-decode`. Not built by `make setup`: call `ensureBuilt()`.
+    public static var backports: GuestImage { cached(.backports) }
+
+    /// The cached image of `flavour` (whether or not it has been built).
+    public static func cached(_ flavour: Flavour) -> GuestImage {
+        let dir = cacheDirectory + "/guest/" + flavour.directoryName
+        return GuestImage(kernel: dir + "/vmlinuz", initramfs: dir + "/initramfs.cpio.gz", pvhKernel: dir + "/vmlinux",
+                          flavour: flavour)
     }
 
     /// Throws with the fix when the files are missing.
     public func check() throws {
         for path in [kernel, initramfs] where !FileManager.default.fileExists(atPath: path) {
-            throw PlatformError.missingFile(path, fix: "build the guest image first: scripts/guest-image")
+            throw PlatformError.missingFile(path, fix: "build the guest image first: \(flavour.buildCommand)")
         }
+    }
+
+    /// Runs `scripts/guest-image` of this source tree for `flavour` (it builds the image into the
+    /// cache if it is missing or stale, ~1 minute the first time, and takes ~1 s when it is
+    /// current; concurrent callers wait for one build), then `check()`s this image's files.
+    public func ensureBuilt() throws {
+        let script = try Self.buildScript()
+        let arguments = flavour.scriptArguments + ["--print-dir"]
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: script)
+        process.arguments = arguments
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        // Its progress and errors (stderr) go where this process's go.
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationReason == .exit, process.terminationStatus == 0 else {
+            throw PlatformError.launchFailed("\(([script] + arguments).joined(separator: " ")) failed (status \(process.terminationStatus)); see its messages above")
+        }
+        try check()
+    }
+
+    /// `scripts/guest-image` next to these sources, else in the current directory.
+    static func buildScript() throws -> String {
+        let sourceRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent()
+        let candidates = [sourceRoot.appendingPathComponent("scripts/guest-image").path,
+                          FileManager.default.currentDirectoryPath + "/scripts/guest-image"]
+        guard let script = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            throw PlatformError.missingFile(candidates[0], fix: "run from the AVP source tree, or build the image yourself: scripts/guest-image")
+        }
+        return script
     }
 
     /// An initrd made of the base initramfs followed by a layer holding `script` as /avp/test.sh
