@@ -16,7 +16,8 @@ public final class SplitQueue: @unchecked Sendable {
     /// Next used-ring entry to fill (free-running).
     public private(set) var nextUsed: UInt16
 
-    private var memory: GuestMemory
+    /// The guest RAM the rings (and the buffers they name) live in.
+    public private(set) var memory: GuestMemory
     private var table: GuestSlice
     private var available: GuestSlice
     private var used: GuestSlice

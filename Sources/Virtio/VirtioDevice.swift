@@ -1,3 +1,4 @@
+import SystemCalls
 import GuestMemory
 
 /// What a device implements; the transport (vhost-user today) owns sockets,
@@ -49,4 +50,13 @@ extension VirtioDevice {
     public var eventDescriptors: [Int32] { [] }
     public var eventGeneration: Int { 0 }
     public func handleEvent(descriptor: Int32) {}
+}
+
+/// A device that also talks to its VMM over a socket of its own, beside the queues:
+/// vhost-user-gpu, whose front end hands over a socket for scanouts and the cursor
+/// (VHOST_USER_GPU_SET_SOCKET). The device keeps the socket behind a type of its own
+/// folder (the host side), never writing to it from the queue path directly.
+public protocol DisplaySocketDevice: VirtioDevice {
+    /// The VMM's new display socket, sent at every DRIVER_OK; any previous one is over.
+    func displaySocketAttached(_ socket: UnixSocket)
 }

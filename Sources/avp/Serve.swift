@@ -10,5 +10,5 @@ import ArgumentParser
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a device back end on a vhost-user socket.",
-        subcommands: [ServeEntropy.self, ServeBlock.self, ServeConsole.self, ServeSwitch.self, ServeVsock.self])
+        subcommands: [ServeEntropy.self, ServeBlock.self, ServeConsole.self, ServeSwitch.self, ServeVsock.self, ServeGpu.self])
 }

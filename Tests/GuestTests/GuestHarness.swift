@@ -127,6 +127,8 @@ enum GuestChecks {
 
 /// One guest booted by the test with avp's QEMU command line, a script and optional host tools.
 struct GuestBoot {
+    /// The default image, or `.backports` (Debian's 6.12 kernel) for graphics.
+    var image = GuestHarness.image
     var machine = QemuCommandLine.Machine.q35
     var memoryMiB = 512
     var cpus = 2
@@ -135,7 +137,6 @@ struct GuestBoot {
 
     /// Starts QEMU; the console goes to `directory/console.log`.
     func start(script: String, in directory: String) throws -> (QemuProcess, ConsoleLog) {
-        let image = GuestHarness.image
         var command = QemuCommandLine(kernel: image.kernel(for: machine), initrd: directory + "/initrd")
         command.qemu = GuestHarness.qemu
         command.machine = machine

@@ -84,6 +84,21 @@ import Testing
     }
 }
 
+extension ServeOptionsRoundTrips {
+    @Test func gpu() throws {
+        let outputs = [GpuOutputOption(DisplayMode(width: 1280, height: 720, refresh: 60, widthMM: 200, heightMM: 113)),
+                       GpuOutputOption(DisplayMode(width: 800, height: 480, refresh: 50, widthMM: 154, heightMM: 86))]
+        let options = GpuServeOptions(endpoints: ServeEndpoints(socket: ["/g.sock"], connect: []), outputs: outputs, snapshots: "/shots")
+        let back = try GpuServeOptions.parse(options.arguments)
+        #expect(back.modes == outputs.map(\.mode) && back.snapshots == "/shots" && back.endpoints.socket == ["/g.sock"])
+        #expect(try GpuServeOptions.parse(["--socket", "/g"]).modes == [.standard])
+        for bad in ["mode=1920x1080", "size=10x10", "mode=1920x1080,size=0x0", "mode=99999x1080,size=300x200", "mode=1920x1080@1000,size=300x200",
+                    "mode=1920*1080,size=300x200", "mode=1920x1080,size=300x200@60"] {
+            #expect(throws: (any Error).self, "\(bad)") { try GpuOutputOption(parsing: bad) }
+        }
+    }
+}
+
 /// `avp run --disk PATH,flags,key=value`: the same compound-value parser as --port and --vm.
 @Suite struct DiskSpecifications {
     @Test func flagsAndValues() throws {

@@ -11,6 +11,13 @@ public struct QemuDeviceModel: Sendable, Equatable {
     /// virtio-net: `-netdev vhost-user` plus QEMU's own virtio-net model.
     public var throughNetdev = false
 
+    public init(pci: String, mmio: String, properties: [String] = [], throughNetdev: Bool = false) {
+        self.pci = pci
+        self.mmio = mmio
+        self.properties = properties
+        self.throughNetdev = throughNetdev
+    }
+
     public func name(on machine: QemuCommandLine.Machine) -> String {
         switch machine {
         case .q35: pci

@@ -192,6 +192,9 @@ public final class VhostUserBackend: @unchecked Sendable {
         case .setBackendReqFD:
             // Not advertised (no BACKEND_REQ); the descriptor is closed with the message.
             break
+        case let .gpuSetSocket(fd):
+            guard let display = device as? DisplaySocketDevice else { throw .refused("GPU_SET_SOCKET for a \(device.deviceType) device") }
+            display.displaySocketAttached(UnixSocket(adopting: fd))
         case let .vringKick(index):
             _ = try vring(index)
             kick(queue: Int(index))

@@ -24,6 +24,9 @@ public enum VhostUserCommand: @unchecked Sendable {
     case getQueueNum
     case setVringEnable(index: UInt32, enabled: Bool)
     case setBackendReqFD(FileDescriptor)
+    /// vhost-user-gpu: the front end's end of a socket pair for scanouts and cursor
+    /// (docs/interop/vhost-user-gpu.rst), sent at every DRIVER_OK.
+    case gpuSetSocket(FileDescriptor)
     case getConfig(offset: UInt32, size: UInt32, flags: UInt32)
     case setConfig(offset: UInt32, flags: UInt32, bytes: [UInt8])
     case resetDevice
@@ -135,6 +138,10 @@ public enum VhostUserCommand: @unchecked Sendable {
             guard payload.count <= 8 else { throw .wrongPayloadSize(request: "\(request)", size: payload.count) }
             try fdCount(1)
             return .setBackendReqFD(fds[0])
+        case .gpuSetSocket:
+            guard payload.isEmpty || payload.count == 8 else { throw .wrongPayloadSize(request: "\(request)", size: payload.count) }
+            try fdCount(1)
+            return .gpuSetSocket(fds[0])
         case .getConfig, .setConfig:
             try fdCount(0)
             guard payload.count >= 12 else { throw .wrongPayloadSize(request: "\(request)", size: payload.count) }
@@ -204,6 +211,7 @@ public enum VhostUserCommand: @unchecked Sendable {
         case .getQueueNum: return (.getQueueNum, [], [])
         case let .setVringEnable(i, on): state(i, on ? 1 : 0); return (.setVringEnable, w.bytes, [])
         case let .setBackendReqFD(fd): return (.setBackendReqFD, [], [fd])
+        case let .gpuSetSocket(fd): return (.gpuSetSocket, [], [fd])
         case let .getConfig(offset, count, flags):
             w.write(offset); w.write(count); w.write(flags); w.write(bytes: [UInt8](repeating: 0, count: Int(count)))
             return (.getConfig, w.bytes, [])
