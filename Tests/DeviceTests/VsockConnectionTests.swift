@@ -252,3 +252,13 @@ import Testing
         #expect(c.phase == .established && c.toHost.isEmpty && c.guestBufferAllocation == 1000 && c.takeHostActions() == [])
     }
 }
+
+extension VsockConnectionStateMachine {
+    @Test("no room for a payload gives no data packet (an empty RW would come back for ever; found by fuzz/run vsock)")
+    func noRoomNoEmptyReadWrite() throws {
+        var c = Self.established()
+        c.hostSent([1, 2, 3])
+        for _ in 0..<3 { #expect(c.nextPacket(maxPayload: 0) == nil) }
+        #expect(c.nextPacket(maxPayload: 2)?.payload == [1, 2])
+    }
+}

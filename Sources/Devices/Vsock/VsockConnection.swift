@@ -258,8 +258,9 @@ public struct VsockConnection: Sendable {
             owed.remove(kind)
             return packet(op)
         }
-        if hasData {
-            let count = min(max(0, maxPayload), fromHost.count, guestCredit)
+        // No room for a payload is no data packet: an empty RW would change nothing and come again.
+        if hasData, maxPayload > 0 {
+            let count = min(maxPayload, fromHost.count, guestCredit)
             let payload = Array(fromHost[..<count])
             fromHost.removeFirst(count)
             sentToGuest &+= UInt32(count)
