@@ -126,6 +126,9 @@ final class GpuFixture {
         #expect(GpuFixture.type(of: try f.send(0x0105, [0xFFFF_FFF0, 0, 32, 1, 0, 0, 3, 0])) == 0x1205)
         #expect(GpuFixture.type(of: try f.send(0x0103, [8, 8, 16, 16, 0, 3])) == 0x1205)          // scanout rect outside
         #expect(GpuFixture.type(of: try f.send(0x0103, [0, 0, 16, 16, 5, 3])) == 0x1202)          // scanout 5
+        // A scanout larger than its output (1920x1080), even from a resource that large.
+        #expect(GpuFixture.type(of: try f.send(0x0101, [4, 2, 4096, 2048])) == 0x1100)
+        #expect(GpuFixture.type(of: try f.send(0x0103, [0, 0, 4096, 2048, 0, 4])) == 0x1205)
         // A truncated request and an unknown command.
         #expect(GpuFixture.type(of: try f.send(0x0101, raw: [1, 0, 0, 0])) == 0x1200)
         #expect(GpuFixture.type(of: try f.send(0x0207, [])) == 0x1200)

@@ -210,6 +210,9 @@ public final class GpuDevice: VirtioDevice, DisplaySocketDevice, @unchecked Send
         }
         guard let resource = resources[id] else { throw .invalidResourceID }
         guard !rect.isEmpty, rect.fits(width: resource.width, height: resource.height) else { throw .invalidParameter }
+        // A scanout is never larger than its output: the server's copy of it stays the mode's size.
+        let mode = modes[index]
+        guard Int(rect.width) <= mode.width, Int(rect.height) <= mode.height else { throw .invalidParameter }
         scanouts[index] = (id, rect)
         let frame = frames[index]
         frame.reshape(width: Int(rect.width), height: Int(rect.height))
