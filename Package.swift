@@ -46,7 +46,7 @@ let package = Package(
         ]),
         // Load generators for bench/ scripts: drive back ends through the Swift vhost-user front end.
         .executableTarget(name: "avp-bench", dependencies: [
-            "AVPTestSupport", "VhostUser", "Virtio", "GuestMemory", "SystemCalls",
+            "AVPTestSupport", "VhostUser", "Virtio", "GuestMemory", "SystemCalls", "Devices",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "GuestMemoryTests", dependencies: ["AVPTestSupport", "GuestMemory", "SystemCalls"]),

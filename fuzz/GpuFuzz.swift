@@ -13,8 +13,8 @@ import Logging
 import Virtio
 
 private let device: GpuDevice = {
-    let d = GpuDevice(modes: [DisplayMode(width: 64, height: 48, widthMM: 100, heightMM: 75),
-                              DisplayMode(width: 32, height: 32, widthMM: 50, heightMM: 50)], logger: FuzzGuest.logger)
+    let d = GpuDevice(modes: [DisplayMode(width: 96, height: 64, widthMM: 100, heightMM: 66),
+                              DisplayMode(width: 64, height: 64, widthMM: 50, heightMM: 50)], logger: FuzzGuest.logger)
     d.acknowledge(features: VirtioFeatures.transport.union(d.deviceFeatures))
     return d
 }()

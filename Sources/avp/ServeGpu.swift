@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Devices
 import Platform
+import SystemCalls
 import VhostUser
 
 struct ServeGpu: ParsableCommand {
@@ -23,25 +24,51 @@ struct ServeGpu: ParsableCommand {
 
     func validate() throws {
         if let snapshots = options.snapshots { try OutputFile.checkDirectory(of: snapshots + "/x.png") }
+        // The statistics are written in the background, where a failure would go unnoticed.
+        if let stats = options.stats { try OutputFile.checkDirectory(of: stats) }
     }
 
     func run() throws {
         try ServeLifecycle.run("gpu", logging: logging) { logger in
-            let modes = options.modes
-            logger.info("outputs: \(modes.map(\.description).joined(separator: ", "))")
+            // Composition first, so every VM's device can hand it its scanouts from the start.
+            let policies = options.displayPolicies
+            let compositor = policies.isEmpty ? nil : try Compositor(displays: policies, logger: logger)
             var snapshots: [ScanoutSnapshots] = []
-            // One device per front end: resources and scanouts are each VM's own.
-            let servers = try options.endpoints.all.map { endpoint in
-                let device = GpuDevice(modes: modes, logger: logger)
+            if let directory = options.snapshots, let compositor {
+                let displays = try ScanoutSnapshots(directory: directory, name: "display", logger: logger)
+                compositor.addOutput(displays)
+                snapshots.append(displays)
+            }
+            for policy in policies {
+                logger.info("display \(policy.name): \(policy.width)x\(policy.height), layers \(policy.layers.map(\.source.description).joined(separator: ", "))")
+            }
+            // One device per VM: resources and scanouts are each VM's own.
+            let servers = try options.servedVMs.map { vm in
+                logger.info("\(vm.name): outputs \(vm.modes.map(\.description).joined(separator: ", "))")
+                let device = GpuDevice(modes: vm.modes, name: "AVP \(vm.name)", logger: logger)
+                if let compositor { device.addSink(compositor.sink(for: vm.name)) }
                 if let directory = options.snapshots {
-                    let name = URL(fileURLWithPath: endpoint.path).deletingPathExtension().lastPathComponent
-                    let sink = try ScanoutSnapshots(directory: directory, name: name, logger: logger)
+                    let sink = try ScanoutSnapshots(directory: directory, name: vm.name, logger: logger)
                     device.addSink(sink)
                     snapshots.append(sink)
                 }
-                return try VhostUserServer(endpoint: endpoint, device: device, logger: logger)
+                return try VhostUserServer(endpoint: vm.endpoint, device: device, logger: logger)
             }
-            return .init(servers: servers) { for sink in snapshots { sink.stop() } }
+            let stats = options.stats
+            if let compositor, let stats {
+                _ = try? OSThread(name: "avp-gpu-stats") {
+                    while true {
+                        try? Data(compositor.statistics.json).write(to: URL(fileURLWithPath: stats), options: .atomic)
+                        MonotonicClock.sleep(milliseconds: 1000)
+                    }
+                }
+            }
+            return .init(servers: servers) {
+                if let compositor, let stats { try? Data(compositor.statistics.json).write(to: URL(fileURLWithPath: stats), options: .atomic) }
+                compositor?.stop()
+                for sink in snapshots { sink.stop() }
+                if let statistics = compositor?.statistics { logger.notice("composition: \(statistics)") }
+            }
         }
     }
 }

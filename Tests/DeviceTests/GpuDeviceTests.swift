@@ -80,7 +80,7 @@ final class GpuFixture {
 
     @Test("a fenced request's response carries the fence; a flushed scanout holds the guest's pixels")
     func transferFlushAndFence() throws {
-        let f = try GpuFixture(modes: [DisplayMode(width: 64, height: 32, widthMM: 100, heightMM: 50)])
+        let f = try GpuFixture(modes: [DisplayMode(width: 64, height: 64, widthMM: 100, heightMM: 100)])
         _ = try f.resource(7, width: 64, height: 32) { x, y in UInt32(x) << 16 | UInt32(y) << 8 | 0xFF00_0000 }
         #expect(GpuFixture.type(of: try f.send(0x0103, [0, 0, 64, 32, 0, 7])) == 0x1100)           // SET_SCANOUT
         #expect(GpuFixture.type(of: try f.send(0x0105, [0, 0, 64, 32, 0, 0, 7, 0])) == 0x1100)     // TRANSFER whole

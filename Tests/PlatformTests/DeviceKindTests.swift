@@ -1,3 +1,4 @@
+import Devices
 import Foundation
 import Platform
 import Testing
@@ -143,5 +144,67 @@ extension DeviceKinds {
               - {name: a, kernel: vmlinuz, initrd: initrd, devices: [{type: entropy, server: rng}, {type: net, network: lan}, {type: vsock, cid: 3}]}
               - {name: b, kernel: vmlinuz, initrd: initrd, devices: [{type: entropy, server: rng}, {type: net, network: lan}, {type: vsock, cid: 4}]}
             """).errors.isEmpty)
+    }
+}
+
+extension DeviceKinds {
+    static let cockpit = """
+        profile: development
+        displays:
+          - name: cockpit
+            mode: 1920x1080@60
+            size: 293x165
+            layers:
+              - {vm: cluster, at: [0, 0, 1920, 720], safety: [[0, 0, 200, 100]]}
+              - {vm: ivi, at: [0, 720, 1920, 360], opacity: 230}
+        vms:
+          - {name: ivi, kernel: vmlinuz, initrd: initrd, devices: [{type: entropy}, {type: gpu}]}
+          - {name: cluster, machine: microvm, kernel: vmlinuz, initrd: initrd, devices: [{type: entropy}, {type: gpu}]}
+        """
+
+    @Test("AVPS-v2.0-27/28/29: displays compose VM scanouts; each layer is one scanout of its VM with the display's pixel density")
+    func displaysBecomeOneGpuServer() throws {
+        let p = try plan(Self.cockpit)
+        let gpu = try #require(p.servers.first { $0.name == "gpu" })
+        let options = try GpuServeOptions.parse(Array(gpu.arguments.dropFirst(2)))
+        #expect(options.vm.map(\.name) == ["ivi", "cluster"])
+        let served = options.servedVMs
+        #expect(served.map(\.modes) == [[DisplayMode(width: 1920, height: 360, widthMM: 293, heightMM: 55)],
+                                        [DisplayMode(width: 1920, height: 720, widthMM: 293, heightMM: 110)]])
+        let policy = try #require(options.displayPolicies.first)
+        #expect(policy.name == "cockpit" && policy.width == 1920 && policy.layers.map(\.source.vm) == ["cluster", "ivi"])
+        #expect(policy.layers[1].opacity == 230 && policy.layers[0].safetyRegions == [GpuRect(x: 0, y: 0, width: 200, height: 100)])
+        #expect(p.vms[0].command.arguments.joined(separator: " ").contains("vhost-user-gpu-pci,chardev=gpu1"))
+        #expect(p.vms[1].command.arguments.joined(separator: " ").contains("vhost-user-gpu,chardev=gpu1"))
+    }
+
+    @Test func displayMistakesAreFoundWhereTheyAreWritten() {
+        let r = s.load("""
+            profile: development
+            displays:
+              - name: main
+                mode: 800x480
+                size: 154x86
+                layers:
+                  - {vm: ghost}
+                  - {vm: a, at: [700, 0, 200, 100]}
+                  - {vm: a, at: [0, 0, 100, 100], safety: [[50, 50, 100, 100]]}
+                  - {vm: b}
+            vms:
+              - {name: a, kernel: vmlinuz, initrd: initrd, devices: [{type: entropy}, {type: gpu}]}
+              - {name: b, kernel: vmlinuz, initrd: initrd, devices: [{type: entropy}]}
+            """)
+        let e = errors(r)
+        #expect(e.contains("7:14 'ghost' is not a VM of this platform"), "\(e)")
+        #expect(e.contains("8:21 a layer is [x, y, width, height] within the display's 800x480"), "\(e)")
+        #expect(e.contains { $0.hasPrefix("9:") && $0.contains("a safety region is [x, y, width, height] within its layer's 100x100") }, "\(e)")
+        #expect(e.contains("10:14 VM 'b' has no gpu device"), "\(e)")
+    }
+
+    @Test("a VM with a gpu device boots the backports guest image by default (Debian 6.12 has virtio_gpu)")
+    func gpuVMsDefaultToTheBackportsKernel() throws {
+        let r = s.load("profile: development\nvms: [{name: a, devices: [{type: entropy}, {type: gpu}]}]\n", checkingFiles: false)
+        let vm = try #require(r.platform?.vms.first)
+        #expect(vm.kernel.contains("bookworm-backports-amd64"))
     }
 }

@@ -17,8 +17,8 @@ final class Scratch {
 
     deinit { try? FileManager.default.removeItem(atPath: directory) }
 
-    func load(_ yaml: String) -> PlatformLoader.Result {
-        PlatformLoader.load(yaml: yaml, path: directory + "/platform.yaml")
+    func load(_ yaml: String, checkingFiles: Bool = true) -> PlatformLoader.Result {
+        PlatformLoader.load(yaml: yaml, path: directory + "/platform.yaml", checkingFiles: checkingFiles)
     }
 
     /// The launch plan of a platform that must check clean, for QEMU 10.0 under TCG.

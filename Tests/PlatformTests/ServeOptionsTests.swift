@@ -92,6 +92,18 @@ extension ServeOptionsRoundTrips {
         let back = try GpuServeOptions.parse(options.arguments)
         #expect(back.modes == outputs.map(\.mode) && back.snapshots == "/shots" && back.endpoints.socket == ["/g.sock"])
         #expect(try GpuServeOptions.parse(["--socket", "/g"]).modes == [.standard])
+        // A platform's server: VMs with their scanouts, displays with their layers.
+        let mode = DisplayMode(width: 640, height: 480, widthMM: 160, heightMM: 120)
+        let layer = LayerPolicy(source: ScanoutSource(vm: "ivi", scanout: 0), destination: GpuRect(x: 0, y: 0, width: 640, height: 480),
+                                opacity: 128, safetyRegions: [GpuRect(x: 1, y: 2, width: 3, height: 4), GpuRect(x: 5, y: 6, width: 7, height: 8)])
+        let platform = GpuServeOptions(vms: [GpuVMOption(name: "ivi", endpoint: .connect("/s/gpu-ivi.sock"))],
+                                       scanouts: [.scanout(vm: "ivi", mode: mode)], displays: [.display(name: "main", mode: mode)],
+                                       layers: [GpuLayerOption(display: "main", layer: layer)], stats: "/l/gpu.json", snapshots: "/l")
+        let parsed = try GpuServeOptions.parse(platform.arguments)
+        #expect(parsed.arguments == platform.arguments && parsed.layer.first?.layer == layer && parsed.stats == "/l/gpu.json")
+        #expect(parsed.servedVMs.map(\.name) == ["ivi"] && parsed.servedVMs.first?.modes == [mode] && parsed.displayPolicies.first?.layers == [layer])
+        #expect(throws: (any Error).self) { try GpuServeOptions.parse(["--vm", "name=a,connect=/s", "--scanout", "vm=b,mode=640x480,size=1x1"]) }
+        #expect(throws: (any Error).self) { try GpuServeOptions.parse(["--vm", "name=a,connect=/s", "--layer", "display=x,vm=a,scanout=0,at=0:0:1:1"]) }
         for bad in ["mode=1920x1080", "size=10x10", "mode=1920x1080,size=0x0", "mode=99999x1080,size=300x200", "mode=1920x1080@1000,size=300x200",
                     "mode=1920*1080,size=300x200", "mode=1920x1080,size=300x200@60"] {
             #expect(throws: (any Error).self, "\(bad)") { try GpuOutputOption(parsing: bad) }

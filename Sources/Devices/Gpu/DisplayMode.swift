@@ -10,9 +10,9 @@ public struct DisplayMode: Sendable, Equatable, CustomStringConvertible {
     public var heightMM: Int
 
     /// Sizes the EDID's detailed timing can express (12-bit fields), within what a car's
-    /// screens use: 320×200 up to 4096×4096, 24 to 120 Hz, up to 4 m wide.
-    public static let widths = 320...4096
-    public static let heights = 200...4096
+    /// screens use: 64×64 (Linux ignores smaller timings) up to 4095×4095 (the detailed timing has 12-bit fields), 24 to 120 Hz, up to 4 m wide.
+    public static let widths = 64...4095
+    public static let heights = 64...4095
     public static let refreshRates = 24...120
     public static let millimetres = 10...4095
 

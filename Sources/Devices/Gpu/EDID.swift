@@ -11,6 +11,7 @@ public enum EDID {
         var hActive, hFrontPorch, hSync, hBlank: Int
         var vActive, vFrontPorch, vSync, vBlank: Int
         var pixelClockKHz: Int
+        static let minimumClockKHz = 10_000.0
 
         init(_ mode: DisplayMode) {
             hActive = mode.width
@@ -33,8 +34,13 @@ public enum EDID {
             let linePeriod = (frameMicroseconds - 460) / Double(max(1, mode.height))
             let blankLines = Int(460 / linePeriod) + 1
             vBlank = max(blankLines, vFrontPorch + vSync + 6)
-            let pixelsPerSecond = Double(mode.refresh) * Double(vActive + vBlank) * Double(hActive + hBlank)
-            pixelClockKHz = Int(pixelsPerSecond / 250_000) * 250
+            // Small modes get a longer line so the clock reaches 10 MHz: EDID readers take a
+            // lower pixel clock for invalid data (edid-decode fails it).
+            let linesPerSecond = Double(max(1, mode.refresh)) * Double(vActive + vBlank)
+            let minimumTotal = Int((Self.minimumClockKHz * 1000 / linesPerSecond).rounded(.up))
+            hBlank = min(4095, max(hBlank, minimumTotal - hActive))
+            let kHz = Int(linesPerSecond * Double(hActive + hBlank) / 250_000) * 250
+            pixelClockKHz = max(kHz, Int(Self.minimumClockKHz))
         }
     }
 

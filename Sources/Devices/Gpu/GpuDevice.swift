@@ -47,6 +47,8 @@ public final class GpuDevice: VirtioDevice, DisplaySocketDevice, @unchecked Send
     /// `modes`: 1 to 16 outputs; `name`: the display's name in its EDID.
     public init(modes: [DisplayMode], name: String = "AVP display", logger: Logger) {
         precondition((1...GpuResponse.maxScanouts).contains(modes.count), "1 to 16 scanouts")
+        // The host's configuration was checked where it was read (GpuOutputOption, DisplayRules).
+        precondition(modes.allSatisfy { $0.problem == nil }, "invalid display mode")
         self.modes = modes
         self.name = name
         self.logger = logger

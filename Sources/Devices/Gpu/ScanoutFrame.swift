@@ -61,6 +61,36 @@ public final class ScanoutFrame: Sendable {
     /// The whole frame.
     public func snapshot() -> Snapshot { state.withLock { Snapshot(width: $0.width, height: $0.height, generation: $0.generation, pixels: $0.pixels) } }
 
+    /// Reads the pixels in place, under the frame's lock (no copy): `body` gets the bytes
+    /// (`width * height * 4`, rows `width * 4` apart), the size and the generation. The lock is
+    /// held while `body` runs, so the writer (the device thread) waits: keep it short, and
+    /// never touch this frame again from inside it. For the compositor and display sinks.
+    public func withPixels<R>(_ body: (_ pixels: UnsafeRawBufferPointer, _ width: Int, _ height: Int, _ generation: UInt64) -> R) -> R {
+        let result = state.withLock { s in
+            s.pixels.withUnsafeBytes { Unchecked(body($0, s.width, s.height, s.generation)) }
+        }
+        return result.value
+    }
+
+    /// Changes the pixels in place under the frame's lock and bumps the generation; returns
+    /// the new generation. For the compositor, which owns its output frames.
+    @discardableResult
+    func withMutablePixels(_ body: (_ pixels: UnsafeMutableRawBufferPointer, _ width: Int, _ height: Int) -> Void) -> UInt64 {
+        state.withLock { s in
+            let (width, height) = (s.width, s.height)
+            s.pixels.withUnsafeMutableBytes { body($0, width, height) }
+            s.generation &+= 1
+            return s.generation
+        }
+    }
+
+    /// Carries a value that is not Sendable out of the lock: it was made inside `body` and
+    /// belongs to the caller alone.
+    private struct Unchecked<Value>: @unchecked Sendable {
+        let value: Value
+        init(_ value: Value) { self.value = value }
+    }
+
     /// The pixels of `rect` as tight rows (`rect.width * 4` bytes each), or nil if it is not within the frame.
     public func pixels(in rect: GpuRect) -> [UInt8]? {
         state.withLock { s in

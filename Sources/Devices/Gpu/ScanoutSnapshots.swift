@@ -3,16 +3,18 @@ import Logging
 import Synchronization
 import SystemCalls
 
-/// A sink that keeps a PNG of every scanout up to date in a directory (`NAME-N.png`,
-/// written atomically, at most twice a second per scanout, on its own thread): the
-/// picture a person (or a test) looks at, and what is left after a crash or power-off.
-public final class ScanoutSnapshots: ScanoutSink, @unchecked Sendable {
+/// A sink that keeps a PNG of every scanout (`NAME-N.png`) and of every composed display
+/// (`display-NAME.png`) up to date in a directory, written atomically, at most twice a
+/// second each, on its own thread: the picture a person (or a test, or `avp screenshot`)
+/// looks at, and what is left after a crash or power-off.
+public final class ScanoutSnapshots: ScanoutSink, DisplaySink, @unchecked Sendable {
     public static let interval = 500
 
     private let directory: String
     private let name: String
     private let logger: Logger
-    private let dirty = Mutex<[Int: ScanoutFrame]>([:])
+    /// Frames to write, by the path they go to.
+    private let dirty = Mutex<[String: ScanoutFrame]>([:])
     private let stopped = Atomic<Bool>(false)
     private var thread: OSThread?
 
@@ -35,21 +37,25 @@ public final class ScanoutSnapshots: ScanoutSink, @unchecked Sendable {
     }
 
     public func path(of scanout: Int) -> String { "\(directory)/\(name)-\(scanout).png" }
+    public func path(ofDisplay display: String) -> String { Self.path(ofDisplay: display, in: directory) }
+    public static func path(ofDisplay display: String, in directory: String) -> String { "\(directory)/display-\(display).png" }
 
-    public func scanoutChanged(_ index: Int, frame: ScanoutFrame) { dirty.withLock { $0[index] = frame } }
-    public func scanoutUpdated(_ index: Int, rect: GpuRect, frame: ScanoutFrame) { dirty.withLock { $0[index] = frame } }
+    public func scanoutChanged(_ index: Int, frame: ScanoutFrame) { dirty.withLock { $0[path(of: index)] = frame } }
+    public func scanoutUpdated(_ index: Int, rect: GpuRect, frame: ScanoutFrame) { dirty.withLock { $0[path(of: index)] = frame } }
+    public func displayComposed(_ name: String, frame: ScanoutFrame, generation: UInt64) {
+        dirty.withLock { $0[path(ofDisplay: name)] = frame }
+    }
     public func cursorChanged(_ index: Int, image: CursorImage?) {}
     public func cursorMoved(_ index: Int, x: UInt32, y: UInt32, visible: Bool) {}
 
     private func writeDirty() {
-        let frames: [Int: ScanoutFrame] = dirty.withLock { d in
+        let frames: [String: ScanoutFrame] = dirty.withLock { d in
             let taken = d
             d = [:]
             return taken
         }
-        for (index, frame) in frames {
+        for (path, frame) in frames {
             let snapshot = frame.snapshot()
-            let path = self.path(of: index)
             // A scanout the guest disabled (or a VM that stopped) keeps its last picture.
             guard snapshot.width > 0 else { continue }
             let png = PNGEncoder.encode(width: snapshot.width, height: snapshot.height, bgrx: snapshot.pixels)

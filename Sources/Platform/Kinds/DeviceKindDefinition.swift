@@ -48,6 +48,8 @@ struct PerVMRule: Sendable {
     var refusedInProduction: String?
     /// Where QEMU places it: after every vhost-user device (virtio-serial consoles) or in order.
     var placedLast = false
+    /// The guest image whose kernel has its driver, for VMs with `kernel: default`.
+    var guestFlavour = GuestImage.Flavour.default
 
     static let any = PerVMRule()
 }

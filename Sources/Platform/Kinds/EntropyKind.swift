@@ -41,4 +41,6 @@ public struct EntropyServeOptions: EndpointServeOptions {
     }
 
     public var arguments: [String] { endpoints.arguments }
+
+    public func validate() throws { try endpoints.requireSome() }
 }

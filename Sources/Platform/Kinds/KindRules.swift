@@ -1,3 +1,4 @@
+import Devices
 import Foundation
 
 /// What a kind's `resolve` works with: where the device is written, whose it is, the
@@ -27,6 +28,8 @@ struct KindRules {
     let checkFiles: Bool
     /// Declared networks and their MTUs.
     var networks: [String: Int] = [:]
+    /// Each VM's GPU scanouts: the layers naming it under `displays:`, in order.
+    var scanouts: [String: [DisplayMode]] = [:]
 
     /// The device's path in the file ("vms[0].devices[2]") and its user.
     var at = ""

@@ -1,3 +1,5 @@
+import Devices
+
 /// A checked platform with every default applied and every path resolved: what
 /// `avp up`, `avp describe` and the tests work from.
 public struct Platform: Sendable {
@@ -35,6 +37,24 @@ public struct Platform: Sendable {
         }
     }
 
+    /// A display and the VM scanouts composed onto it, bottom to top.
+    public struct Display: Sendable {
+        public var name: String
+        public var mode: DisplayMode
+        public var layers: [Layer]
+    }
+
+    public struct Layer: Sendable {
+        public var vm: String
+        /// Which of the VM's scanouts (its layers in platform-file order, counted per VM).
+        public var scanout: Int
+        public var destination: GpuRect
+        public var opacity: UInt8
+        public var safety: [GpuRect]
+        /// The scanout's mode: the layer's size, with the display's pixel density.
+        public var mode: DisplayMode
+    }
+
     public struct Network: Sendable {
         public var name: String
         public var mtu: Int
@@ -62,6 +82,8 @@ public struct Platform: Sendable {
     public var networks: [Network] = []
     /// VM name pairs allowed to open vsock connections to each other.
     public var vsockPairs: [[String]] = []
+    /// Displays and their layers, each layer one scanout of a VM's GPU.
+    public var displays: [Display] = []
     public var vms: [VM]
 
     public func vm(named name: String) -> VM? { vms.first { $0.name == name } }

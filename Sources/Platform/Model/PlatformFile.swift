@@ -17,6 +17,8 @@ public struct PlatformFile: Decodable, Sendable, Equatable {
     public var networks: [NetworkSpec]?
     /// The vsock policy: which VM pairs may connect to each other ({AVPS-v2.0-16}).
     public var vsock: VsockPolicySpec?
+    /// Displays and what each shows of the VMs' GPUs ({AVPS-v2.0-27} to {AVPS-v2.0-29}).
+    public var displays: [DisplaySpec]?
     public var vms: [VMSpec]
 }
 
@@ -25,6 +27,29 @@ public struct NetworkSpec: Codable, Sendable, Equatable {
     public var name: String
     /// Default MTU of the interfaces on this network.
     public var mtu: WholeNumber?
+}
+
+/// A physical display: its mode and size, and the VM scanouts composed onto it.
+public struct DisplaySpec: Decodable, Sendable, Equatable {
+    public var name: String
+    /// "1920x1080" or "1920x1080@60".
+    public var mode: String
+    /// Physical size in millimetres, "293x165".
+    public var size: String
+    /// Bottom to top.
+    public var layers: [LayerSpec]?
+}
+
+/// One VM scanout on a display.
+public struct LayerSpec: Decodable, Sendable, Equatable {
+    public var vm: String
+    /// x, y, width, height on the display; the whole display when absent.
+    public var at: [WholeNumber]?
+    /// 0 (invisible) to 255 (opaque, the default).
+    public var opacity: WholeNumber?
+    /// Rectangles (x, y, width, height in the layer) whose pixels must reach the display
+    /// unchanged (AVPS §2.8.4): checked with a CRC on every composed frame.
+    public var safety: [[WholeNumber]]?
 }
 
 /// VM pairs allowed to open vsock connections to each other (both directions).

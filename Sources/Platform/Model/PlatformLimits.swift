@@ -27,6 +27,11 @@ public enum PlatformLimits {
     public static let devicesPerVM = 16
     /// Devices of one microvm VM: QEMU's microvm machine has eight virtio-mmio transports.
     public static let devicesPerMicrovm = 8
+    /// Displays of one platform, and layers of one display (a VM's GPU has 16 scanouts).
+    public static let displays = 16
+    public static let layersPerDisplay = 16
+    /// Safety regions of one layer (each is checked on every composed frame).
+    public static let safetyRegions = 16
     /// Extra source MACs of one interface (`allowed-macs`).
     public static let allowedMACs = 64
     /// vsock pairs: every pair of the largest platform.

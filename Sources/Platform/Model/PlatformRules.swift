@@ -29,6 +29,10 @@ struct PlatformRules {
             if kinds.networks[n.name] != nil { error("networks[\(i)].name", "a network named '\(n.name)' is already declared", fix: "give each network its own name") }
             kinds.networks[n.name] = n.mtu?.value ?? 1500
         }
+        var report = kinds.report
+        let displays = DisplayRules.resolve(file.displays ?? [], report: &report)
+        kinds.report = report
+        for layer in displays.flatMap(\.layers) { kinds.scanouts[layer.vm, default: []].append(layer.mode) }
         let servers = resolveServers()
         var vms: [Platform.VM] = []
         var vmNames: Set<String> = []
@@ -41,6 +45,10 @@ struct PlatformRules {
         var platform = Platform(name: kinds.platformName, profile: file.profile, path: path, servers: servers, vms: vms)
         platform.networks = (file.networks ?? []).map { Platform.Network(name: $0.name, mtu: $0.mtu?.value ?? 1500) }
         platform.vsockPairs = checkVsockPairs(vms)
+        platform.displays = displays
+        report = kinds.report
+        DisplayRules.checkVMs(displays, specs: file.displays ?? [], vms: vms, report: &report)
+        kinds.report = report
         checkServerNames(platform)
         return platform
     }
@@ -78,9 +86,11 @@ struct PlatformRules {
             error("\(at).devices[\(microvmSlots)]", "VM '\(spec.name)' has \(count) devices, but QEMU's microvm machine has only \(microvmSlots) virtio-mmio slots",
                   fix: "remove devices, or use 'machine: q35' (up to \(PlatformLimits.devicesPerVM) devices)")
         }
-        let image = GuestImage.default
-        let kernel = resolveFile(spec.kernel, default: image.kernel(for: machine), at: at + ".kernel", what: "kernel")
-        let initrd = resolveFile(spec.initrd, default: image.initramfs, at: at + ".initrd", what: "initrd")
+        // The default guest image, or the one whose kernel drives the VM's devices (virtio-gpu: 6.12).
+        let needsBackports = (spec.devices ?? []).contains { $0.type.definition.perVM.guestFlavour == .backports }
+        let image = needsBackports ? GuestImage.backports : GuestImage.default
+        let kernel = resolveFile(spec.kernel, default: image.kernel(for: machine), at: at + ".kernel", what: "kernel", image: image)
+        let initrd = resolveFile(spec.initrd, default: image.initramfs, at: at + ".initrd", what: "initrd", image: image)
         let cmdline = spec.cmdline ?? ""
         if production {
             for word in cmdline.split(separator: " ") where word.hasPrefix("console=") || word.hasPrefix("avp.shell") || word.hasPrefix("avp.getty") {
@@ -188,10 +198,10 @@ struct PlatformRules {
 
     // MARK: Helpers
 
-    private mutating func resolveFile(_ value: String?, default fallback: String, at: String, what: String) -> String {
+    private mutating func resolveFile(_ value: String?, default fallback: String, at: String, what: String, image: GuestImage) -> String {
         let path = (value == nil || value == "default") ? fallback : kinds.absolute(value!)
         if kinds.checkFiles, !FileManager.default.fileExists(atPath: path) {
-            let fix = (value == nil || value == "default") ? "build the default guest image: scripts/guest-image" : "check the path (relative paths start at the platform file)"
+            let fix = (value == nil || value == "default") ? "build the default guest image: \(image.flavour.buildCommand)" : "check the path (relative paths start at the platform file)"
             error(value == nil ? String(at.split(separator: ".").dropLast().joined(separator: ".")) + ".name" : at,
                   "\(what) \(UserText.shortened(path, limit: 200)) does not exist", fix: fix)
         }

@@ -69,6 +69,26 @@ public enum PlatformSchema {
                                  items: .array("Two VM names.", items: .string("A VM name.", pattern: namePattern), count: 2...2),
                                  count: 0...PlatformLimits.vsockPairs)),
             ], required: [])),
+            ("displays", .array("Displays (AVPS-v2.0-27 to 29): each composes VM scanouts, bottom to top.", items: .object(
+                "A display.",
+                properties: [
+                    ("name", .string("Display name (avp screenshot, the web view).", pattern: namePattern)),
+                    ("mode", .string("WIDTHxHEIGHT or WIDTHxHEIGHT@HZ, e.g. 1920x1080@60.", pattern: "^[0-9]+x[0-9]+(@[0-9]+)?$")),
+                    ("size", .string("Physical size WIDTHxHEIGHT in millimetres, e.g. 293x165.", pattern: "^[0-9]+x[0-9]+$")),
+                    ("layers", .array("VM scanouts on this display, bottom to top; each is one scanout of its VM's GPU.", items: .object(
+                        "A layer.",
+                        properties: [
+                            ("vm", .string("The VM (it needs a gpu device).", pattern: namePattern)),
+                            ("at", .array("x, y, width, height on the display; the whole display when absent.",
+                                          items: .integer("Pixels.", range: 0...65535), count: 4...4)),
+                            ("opacity", .integer("0 (invisible) to 255 (opaque, the default).", range: 0...255)),
+                            ("safety", .array("Regions [x, y, width, height] of the layer whose pixels must reach the display unchanged (AVPS 2.8.4).",
+                                              items: .array("x, y, width, height.", items: .integer("Pixels.", range: 0...65535), count: 4...4),
+                                              count: 0...PlatformLimits.safetyRegions)),
+                        ],
+                        required: ["vm"]), count: 0...PlatformLimits.layersPerDisplay)),
+                ],
+                required: ["name", "mode", "size"]), count: 0...PlatformLimits.displays)),
             ("vms", .array("The virtual machines.", items: .object(
                 "A virtual machine.",
                 properties: [

@@ -61,6 +61,7 @@ public struct BlockServeOptions: EndpointServeOptions {
     }
 
     public func validate() throws {
+        try endpoints.requireSome()
         if endpoints.all.count > 1, !readOnly {
             throw ValidationError("a writable image can be served to one front end only; add --read-only to share it")
         }

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Devices
+import Foundation
+import VhostUser
 
 /// One `--output` of `avp serve gpu`: `mode=WIDTHxHEIGHT[@HZ],size=WIDTHxHEIGHT` (size in
 /// millimetres; the guest reads both from the EDID and computes its DPI, {AVPS-v2.0-20}).
@@ -37,7 +39,9 @@ public struct GpuOutputOption: Sendable, Equatable {
     }
 }
 
-/// `avp serve gpu`: virtio-gpu 2D for one or more VMs (one endpoint each), every VM with the same outputs.
+/// `avp serve gpu`: virtio-gpu 2D for one or more VMs, and the displays their scanouts are
+/// composed onto. Standalone: `--socket`/`--connect` endpoints, every VM with the `--output`s.
+/// For a platform: a `--vm` each with its `--scanout`s, and `--display`s with their `--layer`s.
 public struct GpuServeOptions: EndpointServeOptions {
     public static let command = "gpu"
     public static let defaultOutput = GpuOutputOption(.standard)
@@ -46,6 +50,18 @@ public struct GpuServeOptions: EndpointServeOptions {
     @Option(help: "A display output: mode=WIDTHxHEIGHT[@HZ],size=WIDTHxHEIGHT (millimetres); repeat for several scanouts (at most 16). Default: mode=1920x1080@60,size=293x165.",
             transform: GpuOutputOption.init(parsing:))
     public var output: [GpuOutputOption] = []
+    @Option(help: "A VM: name=NAME,listen=SOCKET|connect=SOCKET (repeat).", transform: GpuVMOption.init(parsing:))
+    public var vm: [GpuVMOption] = []
+    @Option(help: "The next scanout of a --vm: vm=NAME,mode=WxH[@HZ],size=WxH (millimetres); a VM without one gets the default output.",
+            transform: { try GpuNamedOutput(parsing: $0, key: "vm") })
+    public var scanout: [GpuNamedOutput] = []
+    @Option(help: "A display the layers are composed onto: name=NAME,mode=WxH[@HZ],size=WxH (repeat).", transform: { try GpuNamedOutput(parsing: $0, key: "name") })
+    public var display: [GpuNamedOutput] = []
+    @Option(help: "A layer of a --display, bottom to top: display=D,vm=V,scanout=N,at=X:Y:W:H[,opacity=0..255][,safety=X:Y:W:H+...].",
+            transform: GpuLayerOption.init(parsing:))
+    public var layer: [GpuLayerOption] = []
+    @Option(help: "Write the compositor's statistics (frames, safety-region checks and mismatches) here as JSON, once a second and on exit.")
+    public var stats: String?
     @Option(help: ArgumentHelp("Keep a PNG of every scanout up to date in this directory: NAME-N.png, NAME being the socket's file name without extension.",
                                valueName: "directory"))
     public var snapshots: String?
@@ -56,7 +72,46 @@ public struct GpuServeOptions: EndpointServeOptions {
         self = .with {
             $0.endpoints = endpoints
             $0.output = outputs
+            $0.vm = []
+            $0.scanout = []
+            $0.display = []
+            $0.layer = []
+            $0.stats = nil
             $0.snapshots = snapshots
+        }
+    }
+
+    /// A platform's GPU server: its VMs and their scanouts, its displays and their layers.
+    public init(vms: [GpuVMOption], scanouts: [GpuNamedOutput], displays: [GpuNamedOutput], layers: [GpuLayerOption],
+                stats: String?, snapshots: String?) {
+        self = .with {
+            $0.endpoints = ServeEndpoints(socket: [], connect: [])
+            $0.output = []
+            $0.vm = vms
+            $0.scanout = scanouts
+            $0.display = displays
+            $0.layer = layers
+            $0.stats = stats
+            $0.snapshots = snapshots
+        }
+    }
+
+    /// Each VM served: its name, endpoint and scanouts (standalone endpoints are named by their socket's file name).
+    public var servedVMs: [(name: String, endpoint: VhostUserServer.Endpoint, modes: [DisplayMode])] {
+        let standalone = endpoints.all.map { e in
+            (URL(fileURLWithPath: e.path).deletingPathExtension().lastPathComponent, e, modes)
+        }
+        return standalone + vm.map { v in
+            let own = scanout.filter { $0.owner == v.name }.map(\.output.mode)
+            return (v.name, v.vhostUserEndpoint, own.isEmpty ? [Self.defaultOutput.mode] : own)
+        }
+    }
+
+    /// The composition policy: each display with its layers, bottom to top.
+    public var displayPolicies: [DisplayPolicy] {
+        display.map { d in
+            DisplayPolicy(name: d.owner, width: d.output.mode.width, height: d.output.mode.height,
+                          layers: layer.filter { $0.display == d.owner }.map(\.layer))
         }
     }
 
@@ -64,10 +119,20 @@ public struct GpuServeOptions: EndpointServeOptions {
     public var modes: [DisplayMode] { (output.isEmpty ? [Self.defaultOutput] : output).map(\.mode) }
 
     public var arguments: [String] {
-        endpoints.arguments + output.flatMap { ["--output", $0.text] } + (snapshots.map { ["--snapshots", $0] } ?? [])
+        endpoints.arguments + output.flatMap { ["--output", $0.text] } + vm.flatMap { ["--vm", $0.text] }
+            + scanout.flatMap { ["--scanout", $0.text] } + display.flatMap { ["--display", $0.text] }
+            + layer.flatMap { ["--layer", $0.text] } + (stats.map { ["--stats", $0] } ?? []) + (snapshots.map { ["--snapshots", $0] } ?? [])
     }
 
+    /// Endpoints or VMs; at most 16 scanouts each; scanouts and layers name VMs and displays that are given.
     public func validate() throws {
+        if endpoints.all.isEmpty, vm.isEmpty { throw ValidationError("give at least one --socket, --connect or --vm") }
         if output.count > 16 { throw ValidationError("at most 16 --output (virtio-gpu has 16 scanouts)") }
+        let names = Set(vm.map(\.name))
+        for s in scanout where !names.contains(s.owner) { throw ValidationError("--scanout vm=\(s.owner): no --vm of that name") }
+        for v in vm where scanout.filter({ $0.owner == v.name }).count > 16 { throw ValidationError("--vm \(v.name): at most 16 scanouts") }
+        let displays = Set(display.map(\.owner))
+        for l in layer where !displays.contains(l.display) { throw ValidationError("--layer display=\(l.display): no --display of that name") }
+        for policy in displayPolicies { try policy.validate() }
     }
 }

@@ -24,7 +24,8 @@ public struct ServeEndpoints: ParsableArguments, Sendable {
 
     public var arguments: [String] { socket.flatMap { ["--socket", $0] } + connect.flatMap { ["--connect", $0] } }
 
-    public func validate() throws {
+    /// "Give at least one": checked by each server's options, since the GPU server's VMs may come as `--vm` instead.
+    public func requireSome() throws {
         if all.isEmpty { throw ValidationError("give at least one --socket or --connect") }
     }
 }

@@ -1,0 +1,58 @@
+import Devices
+import Virtio
+
+/// virtio-gpu 2D ({AVPS-v2.0-17} to {AVPS-v2.0-22}): one `avp serve gpu` for the platform,
+/// a device per VM whose scanouts are the layers naming that VM under `displays:` (or one
+/// default output when none does), composed onto the displays ({AVPS-v2.0-27} to 29).
+enum GpuKind: DeviceKindDefinition {
+    struct Settings: Sendable {
+        var outputs: [DisplayMode]
+    }
+
+    static let kind = DeviceKind.gpu
+    static let virtioID = VirtioDeviceType.gpu
+    static let options: [any DeviceOption] = []
+    static let sharedServers = SharedServers.refused(reason: "the GPU is served for the whole platform; it is not a shared server",
+                                                     fix: "give each VM '- type: gpu' and place its scanouts under 'displays:'")
+    static let perVM = PerVMRule(limit: 1, noun: "a gpu device", guestFlavour: .backports)
+
+    static func resolve(_ options: DeviceOptions, rules: inout KindRules) -> Settings? {
+        guard case let .vm(vm, _) = rules.user else { return nil }
+        return Settings(outputs: rules.scanouts[vm] ?? [.standard])
+    }
+
+    static func serverName(_ slot: DeviceSlot<Settings>) -> String { "gpu" }
+
+    static func plan(_ slot: DeviceSlot<Settings>, into plan: inout PlanBuilder) {
+        let socket = plan.socket("gpu-\(slot.vm)")
+        let vm = GpuVMOption(name: slot.vm, endpoint: .connect(socket))
+        let scanouts = slot.settings.outputs.map { GpuNamedOutput.scanout(vm: slot.vm, mode: $0) }
+        let platform = plan.platform
+        let logs = plan.state.logDirectory
+        plan.server(serverName(slot), kind: kind, create: {
+            GpuServeOptions(vms: [], scanouts: [],
+                            displays: platform.displays.map { GpuNamedOutput.display(name: $0.name, mode: $0.mode) },
+                            layers: platform.displays.flatMap { d in
+                                d.layers.map { l in
+                                    GpuLayerOption(display: d.name, layer: LayerPolicy(source: ScanoutSource(vm: l.vm, scanout: l.scanout),
+                                                                                       destination: l.destination, opacity: l.opacity,
+                                                                                       mask: nil, safetyRegions: l.safety))
+                                }
+                            },
+                            stats: platform.displays.isEmpty ? nil : "\(logs)/gpu.json", snapshots: logs)
+        }) {
+            $0.vm.append(vm)
+            $0.scanout += scanouts
+        }
+        plan.vm.command.vhostUserDevices.append(.init(model: .gpu, socketPath: socket, id: slot.id(kind)))
+    }
+
+    static func deviceTreeProperties(_ settings: Settings) -> [(String, DeviceTreeNode.Value)] {
+        [("avp,outputs", .strings(settings.outputs.map(\.description)))]
+    }
+}
+
+extension QemuDeviceModel {
+    /// QEMU's vhost-user-gpu (no VGA): the scanouts reach QEMU's display through the socket it hands over.
+    public static let gpu = QemuDeviceModel(pci: "vhost-user-gpu-pci", mmio: "vhost-user-gpu")
+}

@@ -1,0 +1,113 @@
+import ArgumentParser
+import Devices
+import VhostUser
+
+/// `--vm name=NAME,listen=SOCKET|connect=SOCKET` of `avp serve gpu`: one VM of a platform.
+public struct GpuVMOption: Sendable, Equatable {
+    public var name: String
+    public var endpoint: String
+    public var connects: Bool
+
+    public init(name: String, endpoint: VhostUserServer.Endpoint) {
+        self.name = name
+        self.endpoint = endpoint.path
+        if case .connect = endpoint { connects = true } else { connects = false }
+    }
+
+    public init(parsing text: String) throws {
+        let fields = try KeyValueList(parsing: text, what: "vm \(UserText.quoted(text))", known: ["name", "listen", "connect"])
+        let endpoint = try fields.endpoint()
+        self.init(name: try fields.required("name"), endpoint: endpoint)
+    }
+
+    public var vhostUserEndpoint: VhostUserServer.Endpoint { connects ? .connect(endpoint) : .listen(endpoint) }
+
+    public var text: String {
+        var fields = KeyValueList(what: "vm")
+        fields.append("name", name)
+        fields.append(vhostUserEndpoint)
+        return fields.text
+    }
+}
+
+/// An output that belongs to something named: `--scanout vm=NAME,mode=WxH[@HZ],size=WxH` (the
+/// next scanout of a `--vm`, in order) or `--display name=NAME,mode=...,size=...` (an output the
+/// layers are composed onto).
+public struct GpuNamedOutput: Sendable, Equatable {
+    /// "vm" for scanouts, "name" for displays.
+    public let key: String
+    public var owner: String
+    public var output: GpuOutputOption
+
+    public static func scanout(vm: String, mode: DisplayMode) -> GpuNamedOutput { GpuNamedOutput(key: "vm", owner: vm, output: GpuOutputOption(mode)) }
+    public static func display(name: String, mode: DisplayMode) -> GpuNamedOutput { GpuNamedOutput(key: "name", owner: name, output: GpuOutputOption(mode)) }
+
+    init(key: String, owner: String, output: GpuOutputOption) {
+        self.key = key
+        self.owner = owner
+        self.output = output
+    }
+
+    public init(parsing text: String, key: String) throws {
+        let what = (key == "vm" ? "scanout " : "display ") + UserText.quoted(text)
+        let fields = try KeyValueList(parsing: text, what: what, known: [key, "mode", "size"])
+        self.key = key
+        owner = try fields.required(key)
+        output = try GpuOutputOption(parsing: "mode=\(try fields.required("mode")),size=\(try fields.required("size"))")
+    }
+
+    public var text: String { "\(key)=\(owner),\(output.text)" }
+}
+
+/// `--layer display=D,vm=V,scanout=N,at=X:Y:W:H[,opacity=0..255][,safety=X:Y:W:H+...]`, bottom to top.
+public struct GpuLayerOption: Sendable, Equatable {
+    public var display: String
+    public var layer: LayerPolicy
+
+    public init(display: String, layer: LayerPolicy) {
+        self.display = display
+        self.layer = layer
+    }
+
+    public init(parsing text: String) throws {
+        let what = "layer \(UserText.quoted(text))"
+        let fields = try KeyValueList(parsing: text, what: what, known: ["display", "vm", "scanout", "at", "opacity", "safety"])
+        display = try fields.required("display")
+        guard case let .value(scanout) = WholeNumber.read(try fields.required("scanout")), (0..<GpuResponse.maxScanouts).contains(scanout) else {
+            throw ValidationError("\(what): scanout= is 0 to 15")
+        }
+        guard let at = Self.rect(try fields.required("at")) else { throw ValidationError("\(what): at= is X:Y:WIDTH:HEIGHT") }
+        var opacity = 255
+        if let text = fields.value("opacity") {
+            guard case let .value(n) = WholeNumber.read(text), (0...255).contains(n) else { throw ValidationError("\(what): opacity= is 0 to 255") }
+            opacity = n
+        }
+        let safety = try (fields.value("safety").map { $0.split(separator: "+", omittingEmptySubsequences: false) } ?? []).map {
+            guard let r = Self.rect(String($0)) else { throw ValidationError("\(what): safety= is X:Y:WIDTH:HEIGHT[+...]") }
+            return r
+        }
+        layer = LayerPolicy(source: ScanoutSource(vm: try fields.required("vm"), scanout: scanout), destination: at,
+                            opacity: UInt8(opacity), mask: nil, safetyRegions: safety)
+    }
+
+    static func rect(_ text: String) -> GpuRect? {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false).map { WholeNumber.read(String($0)) }
+        guard parts.count == 4 else { return nil }
+        let values = parts.compactMap { if case let .value(v) = $0, (0...65535).contains(v) { UInt32(v) } else { nil } }
+        guard values.count == 4 else { return nil }
+        return GpuRect(x: values[0], y: values[1], width: values[2], height: values[3])
+    }
+
+    static func text(_ r: GpuRect) -> String { "\(r.x):\(r.y):\(r.width):\(r.height)" }
+
+    public var text: String {
+        var fields = KeyValueList(what: "layer")
+        fields.append("display", display)
+        fields.append("vm", layer.source.vm)
+        fields.append("scanout", String(layer.source.scanout))
+        fields.append("at", Self.text(layer.destination))
+        fields.append("opacity", String(layer.opacity))
+        if !layer.safetyRegions.isEmpty { fields.append("safety", layer.safetyRegions.map(Self.text).joined(separator: "+")) }
+        return fields.text
+    }
+}

@@ -1,0 +1,96 @@
+import Devices
+
+/// The rules for `displays:` ({AVPS-v2.0-27} to {AVPS-v2.0-29}): a mode and physical size
+/// each, layers on the display naming VMs that have a GPU, safety regions within their
+/// layer. Each layer becomes one scanout of its VM, sized as the layer, with the display's
+/// pixel density, so the VM's EDID tells it the truth about what it draws on.
+struct DisplayRules {
+    /// Displays resolved; layers not yet checked against the VMs (that needs them resolved).
+    static func resolve(_ specs: [DisplaySpec], report: inout DiagnosticReport) -> [Platform.Display] {
+        var displays: [Platform.Display] = []
+        var names: Set<String> = []
+        var scanoutsPerVM: [String: Int] = [:]
+        for (d, spec) in specs.enumerated() {
+            let at = "displays[\(d)]"
+            if !names.insert(spec.name).inserted { report.error(at + ".name", "a display named '\(spec.name)' is already declared", fix: "give each display its own name") }
+            guard let mode = mode(spec, at: at, report: &report) else { continue }
+            var layers: [Platform.Layer] = []
+            for (l, layer) in (spec.layers ?? []).enumerated() {
+                let lat = "\(at).layers[\(l)]"
+                var destination = GpuRect.whole(width: mode.width, height: mode.height)
+                if let numbers = layer.at {
+                    guard let rect = rectangle(numbers), !rect.isEmpty, rect.fits(width: mode.width, height: mode.height) else {
+                        report.error(lat + ".at", "a layer is [x, y, width, height] within the display's \(mode.width)x\(mode.height)")
+                        continue
+                    }
+                    destination = rect
+                }
+                var safety: [GpuRect] = []
+                for (r, numbers) in (layer.safety ?? []).enumerated() {
+                    guard let rect = rectangle(numbers), !rect.isEmpty, rect.fits(width: Int(destination.width), height: Int(destination.height)) else {
+                        report.error("\(lat).safety[\(r)]", "a safety region is [x, y, width, height] within its layer's \(destination.width)x\(destination.height)")
+                        continue
+                    }
+                    safety.append(rect)
+                }
+                // The scanout keeps the display's pixel density: millimetres scale with pixels.
+                let scanoutMode = DisplayMode(width: Int(destination.width), height: Int(destination.height), refresh: mode.refresh,
+                                              widthMM: max(DisplayMode.millimetres.lowerBound, mode.widthMM * Int(destination.width) / mode.width),
+                                              heightMM: max(DisplayMode.millimetres.lowerBound, mode.heightMM * Int(destination.height) / mode.height))
+                if let problem = scanoutMode.problem {
+                    report.error(lat + ".at", "the layer's scanout \(problem)")
+                    continue
+                }
+                let index = scanoutsPerVM[layer.vm, default: 0]
+                guard index < GpuResponse.maxScanouts else {
+                    report.error(lat + ".vm", "VM '\(layer.vm)' has more than \(GpuResponse.maxScanouts) layers (virtio-gpu has 16 scanouts)")
+                    continue
+                }
+                scanoutsPerVM[layer.vm] = index + 1
+                layers.append(Platform.Layer(vm: layer.vm, scanout: index, destination: destination, opacity: UInt8(clamping: layer.opacity?.value ?? 255),
+                                             safety: safety, mode: scanoutMode))
+            }
+            displays.append(Platform.Display(name: spec.name, mode: mode, layers: layers))
+        }
+        return displays
+    }
+
+    /// Every layer names a VM of the platform that has a GPU device.
+    static func checkVMs(_ displays: [Platform.Display], specs: [DisplaySpec], vms: [Platform.VM], report: inout DiagnosticReport) {
+        for (d, spec) in specs.enumerated() {
+            for (l, layer) in (spec.layers ?? []).enumerated() {
+                guard let vm = vms.first(where: { $0.name == layer.vm }) else {
+                    report.error("displays[\(d)].layers[\(l)].vm", "\(UserText.quoted(layer.vm)) is not a VM of this platform",
+                                 fix: "use one of: \(vms.map(\.name).joined(separator: ", "))")
+                    continue
+                }
+                if !vm.devices.contains(where: { $0.kind == .gpu }) {
+                    report.error("displays[\(d)].layers[\(l)].vm", "VM '\(vm.name)' has no gpu device", fix: "add '- type: gpu' to its devices")
+                }
+            }
+        }
+        _ = displays
+    }
+
+    private static func mode(_ spec: DisplaySpec, at: String, report: inout DiagnosticReport) -> DisplayMode? {
+        guard let (width, height, refresh) = GpuOutputOption.pixels(spec.mode) else {
+            report.error(at + ".mode", "\(UserText.quoted(spec.mode)) is not WIDTHxHEIGHT or WIDTHxHEIGHT@HZ", fix: "e.g. 1920x1080@60")
+            return nil
+        }
+        guard case let (widthMM, heightMM, nil)? = GpuOutputOption.pixels(spec.size) else {
+            report.error(at + ".size", "\(UserText.quoted(spec.size)) is not WIDTHxHEIGHT in millimetres", fix: "e.g. 293x165")
+            return nil
+        }
+        let mode = DisplayMode(width: width, height: height, refresh: refresh ?? 60, widthMM: widthMM, heightMM: heightMM)
+        if let problem = mode.problem {
+            report.error(at + ".mode", "display '\(spec.name)': \(problem)")
+            return nil
+        }
+        return mode
+    }
+
+    private static func rectangle(_ numbers: [WholeNumber]) -> GpuRect? {
+        guard numbers.count == 4, let v = Optional(numbers.map(\.value)), v.allSatisfy({ (0...65535).contains($0) }) else { return nil }
+        return GpuRect(x: UInt32(v[0]), y: UInt32(v[1]), width: UInt32(v[2]), height: UInt32(v[3]))
+    }
+}
