@@ -1,4 +1,5 @@
 import ArgumentParser
+import Devices
 import Foundation
 import Logging
 import Platform
@@ -152,6 +153,17 @@ struct Status: ParsableCommand {
         }
         print("platform \(UserText.quoted(status.platform)) (\(UserText.shortened(status.profile))): " + (running.map { "up, supervisor pid \($0)" } ?? "down"))
         print(StatusTable(status: status, supervisorRunning: running != nil).rendered, terminator: "")
+        // AVPS 2.8.4: what the compositor's safety checks found, from the GPU server's statistics.
+        if !platform.displays.isEmpty, let bytes = FileManager.default.contents(atPath: state.logDirectory + "/gpu.json"),
+           let statistics = CompositorStatistics(json: [UInt8](bytes)) {
+            for display in platform.displays {
+                print("display \(display.name): \(statistics.framesComposed[display.name] ?? 0) frames composed")
+                for (region, count) in statistics.safety.sorted(by: { ($0.key.layer, $0.key.region) < ($1.key.layer, $1.key.region) })
+                where region.display == display.name {
+                    print("  safety layer \(region.layer) region \(region.region): \(count.mismatches) of \(count.checks) checks failed")
+                }
+            }
+        }
     }
 }
 

@@ -314,3 +314,13 @@ import Testing
         #expect(pieces.value == slow ^ 0xFFFF_FFFF)
     }
 }
+
+@Suite struct CompositorStatisticsFile {
+    @Test func jsonRoundTrips() throws {
+        var statistics = CompositorStatistics()
+        statistics.framesComposed = ["cockpit": 42]
+        statistics.safety[.init(display: "cockpit", layer: 1, region: 2)] = .init(checks: 42, mismatches: 7)
+        #expect(CompositorStatistics(json: statistics.json) == statistics)
+        #expect(CompositorStatistics(json: Array("{not json".utf8)) == nil)
+    }
+}

@@ -70,5 +70,8 @@ import Testing
         try #require(before.count == 2 && after.count == 2, "gpu.json: \(before) then \(after)")
         #expect(after[0][1] == before[0][1], "uncovered region: \(before[0]) then \(after[0])")
         #expect(after[1][1] - before[1][1] == after[1][0] - before[1][0], "covered region: \(before[1]) then \(after[1])")
+        // avp status shows the same counts.
+        let (code, statusText) = try platform.avp(["status", platform.file])
+        #expect(code == 0 && statusText.contains("display cockpit: ") && statusText.contains("safety layer 0 region 1: "), "\(statusText)")
     }
 }

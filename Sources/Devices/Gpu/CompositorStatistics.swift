@@ -45,14 +45,28 @@ public struct CompositorStatistics: Sendable, Equatable, CustomStringConvertible
         return (frames + regions).joined(separator: "; ")
     }
 
-    /// The statistics as JSON for `logs/gpu.json`: frames per display, and every safety region's counts.
+    /// `logs/gpu.json`'s layout: frames per display, and every safety region's counts.
+    private struct File: Codable {
+        struct Entry: Codable { var display: String; var layer: Int; var region: Int; var checks: Int; var mismatches: Int }
+        var framesComposed: [String: Int]
+        var safety: [Entry]
+    }
+
+    /// The statistics as JSON for `logs/gpu.json` (read back by `init(json:)`, for `avp status`).
     public var json: [UInt8] {
-        struct Entry: Encodable { var display: String; var layer: Int; var region: Int; var checks: Int; var mismatches: Int }
-        struct File: Encodable { var framesComposed: [String: Int]; var safety: [Entry] }
         let entries = safety.sorted { ($0.key.display, $0.key.layer, $0.key.region) < ($1.key.display, $1.key.layer, $1.key.region) }
-            .map { Entry(display: $0.key.display, layer: $0.key.layer, region: $0.key.region, checks: $0.value.checks, mismatches: $0.value.mismatches) }
+            .map { File.Entry(display: $0.key.display, layer: $0.key.layer, region: $0.key.region, checks: $0.value.checks, mismatches: $0.value.mismatches) }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         return [UInt8]((try? encoder.encode(File(framesComposed: framesComposed, safety: entries))) ?? Data())
+    }
+
+    /// Statistics written by `json`; nil for anything else.
+    public init?(json: [UInt8]) {
+        guard let file = try? JSONDecoder().decode(File.self, from: Data(json)) else { return nil }
+        framesComposed = file.framesComposed
+        for e in file.safety {
+            safety[Region(display: e.display, layer: e.layer, region: e.region)] = SafetyCount(checks: e.checks, mismatches: e.mismatches)
+        }
     }
 }
