@@ -283,7 +283,7 @@ private struct ConnectionRun {
             case 12: takeActions()
             case 13:
                 let maxPayload = chooseMaxPayload(&input)
-                let before = Before(c, snapshot: !c.hasPacket)
+                let before = Before(c, snapshot: !c.hasPacket || maxPayload <= 0)
                 let p = c.nextPacket(maxPayload: maxPayload)
                 emitted(p, maxPayload: maxPayload, before: before)
             default: drain(maxPayload: chooseMaxPayload(&input))
@@ -470,7 +470,8 @@ private struct ConnectionRun {
     mutating func emitted(_ p: VsockPacket?, maxPayload: Int, before: Before) {
         trace("nextPacket(maxPayload: \(maxPayload)) -> \(describe(p))")
         guard let p else {
-            check(!before.hasPacket, "hasPacket, but nextPacket(maxPayload: \(maxPayload)) gave nothing")
+            // Without room for a payload, pending data is rightly held back.
+            check(!before.hasPacket || (maxPayload <= 0 && before.fromHostCount > 0), "hasPacket, but nextPacket(maxPayload: \(maxPayload)) gave nothing")
             check(before.unchanged(c), "a nextPacket that gave nothing changed the connection")
             return
         }
@@ -520,8 +521,7 @@ private struct ConnectionRun {
     /// Takes packets with no input in between until there are none. With room for data, how many
     /// there can be is bounded: one each of REQUEST/RESPONSE, CREDIT_UPDATE, SHUTDOWN or RST, and
     /// data packets of at least one byte each, within what is staged and what the guest has room for.
-    /// Without room (maxPayload <= 0), data goes out as empty RW packets that change nothing, for
-    /// as long as one asks: the loop stops at the first one.
+    /// Without room (maxPayload <= 0), data waits: no RW comes out at all.
     mutating func drain(maxPayload: Int) {
         let room = max(1, maxPayload)
         let data = min(c.fromHost.count, c.guestCredit)
@@ -537,16 +537,13 @@ private struct ConnectionRun {
             packets += 1
             if p.op == .readWrite {
                 dataPackets += 1
-                if maxPayload <= 0 {
-                    check(p.payload.isEmpty && before.unchanged(c), "an empty RW changed the connection")
-                    break
-                }
+                check(maxPayload > 0, "an RW without room for its payload")
             }
             check(packets <= bound, "\(packets) packets in a row without input (bound \(bound); maxPayload \(maxPayload))")
             if packets >= 1024 { break }   // bounded above, but slow to walk with maxPayload 1
         }
         if maxPayload > 0 { check(dataPackets <= dataBound, "data split finer than maxPayload asks") }
-        check(maxPayload <= 0 || packets >= 1024 || !c.hasPacket, "hasPacket after a drain")
+        check(packets >= 1024 || !c.hasPacket || (maxPayload <= 0 && !c.fromHost.isEmpty), "hasPacket after a drain")
     }
 
     // MARK: Invariants
@@ -604,9 +601,15 @@ private struct ConnectionRun {
                 check(c.hasPacket, "data the guest has room for is held back")
             }
         }
-        for maxPayload in [0, 1, Int.max] {
+        // With room for a payload, hasPacket says exactly whether nextPacket has one; without room,
+        // data waits (no empty RW), so only control packets can come out.
+        for maxPayload in [1, Int.max] {
             var copy = c
             check((copy.nextPacket(maxPayload: maxPayload) != nil) == c.hasPacket, "hasPacket disagrees with nextPacket(maxPayload: \(maxPayload))")
+        }
+        var roomless = c
+        if let p = roomless.nextPacket(maxPayload: 0) {
+            check(c.hasPacket && p.op != .readWrite, "nextPacket(maxPayload: 0) gave \(p.op) (hasPacket \(c.hasPacket))")
         }
     }
 }
@@ -677,7 +680,8 @@ private final class ModelHostSide: VsockHostSide, @unchecked Sendable {
             packet = outbox.removeFirst()
         } else if let i = connections.firstIndex(where: { $0.hasPacket }) {
             packet = connections[i].nextPacket(maxPayload: maxPayload)
-            check(packet != nil, "hasPacket, but nextPacket gave nothing")
+            // A buffer without room for a payload gets no data (the device returns it empty).
+            check(packet != nil || maxPayload <= 0, "hasPacket, but nextPacket gave nothing")
         }
         if let packet { check(packet.payload.count <= max(0, maxPayload), "the host side overfilled a receive buffer") }
         calls.append(Call(maxPayload: maxPayload, packet: packet))
@@ -998,7 +1002,11 @@ private struct DeviceRun {
                 let call = host.calls.removeFirst()
                 check(call.maxPayload == max(0, posted.writableLength - headerSize),
                       "asked the host side for \(call.maxPayload) bytes for a \(posted.writableLength)-byte buffer")
-                guard let p = call.packet else { fatalError("vsock invariant broken: a receive buffer taken for a packet that did not come") }
+                guard let p = call.packet else {
+                    // Only a buffer without room for a payload may come back empty: its data waits.
+                    check(call.maxPayload <= 0 && length == 0, "a receive buffer taken for a packet that did not come")
+                    continue
+                }
                 packet = p
             }
             trace("guest receives into \(posted.writableLength) bytes: \(describe(packet)) (\(length) written)")
