@@ -95,6 +95,39 @@ final class GpuFixture {
         #expect(pixel(0, 0) == [0, 0, 0, 0] && pixel(40, 20) == [0, 0, 0, 0])
     }
 
+    @Test("a partial transfer reads each row from the right backing entry when the backing is split unevenly")
+    func splitBacking() throws {
+        let f = try GpuFixture(modes: [DisplayMode(width: 64, height: 64, widthMM: 100, heightMM: 100)])
+        #expect(GpuFixture.type(of: try f.send(0x0101, [5, 2, 64, 64])) == 0x1100)
+        let sizes = [5000, 7000, 64 * 64 * 4 - 12000]
+        var body: [UInt32] = [5, UInt32(sizes.count)]
+        var pieces: [GuestSlice] = []
+        for size in sizes {
+            let piece = try f.driver.allocate(size, alignment: 64)
+            pieces.append(piece)
+            body += [UInt32(truncatingIfNeeded: piece.guestAddress.raw), UInt32(piece.guestAddress.raw >> 32), UInt32(size), 0]
+        }
+        // Pixel (x, y) is 0x00YYXX00 (bytes 00 XX YY 00), laid across the three pieces.
+        for offset in stride(from: 0, to: 64 * 64 * 4, by: 4) {
+            let pixel = offset / 4, value = UInt32(pixel % 64) << 8 | UInt32(pixel / 64) << 16
+            var at = offset, index = 0
+            while at >= sizes[index] { at -= sizes[index]; index += 1 }
+            try pieces[index].store(value, at: at)
+        }
+        #expect(GpuFixture.type(of: try f.send(0x0106, body)) == 0x1100)
+        #expect(GpuFixture.type(of: try f.send(0x0103, [0, 0, 64, 64, 0, 5])) == 0x1100)
+        let (x, y, w, h): (UInt32, UInt32, UInt32, UInt32) = (10, 7, 20, 30)
+        let offset = y * 64 * 4 + x * 4
+        #expect(GpuFixture.type(of: try f.send(0x0105, [x, y, w, h, offset, 0, 5, 0])) == 0x1100)
+        #expect(GpuFixture.type(of: try f.send(0x0104, [0, 0, 64, 64, 5, 0])) == 0x1100)
+        let frame = f.device.frames[0].snapshot()
+        for (px, py) in [(10, 7), (29, 7), (10, 36), (29, 36), (17, 20)] {
+            let o = (py * 64 + px) * 4
+            #expect(Array(frame.pixels[o..<o + 4]) == [0, UInt8(px), UInt8(py), 0], "(\(px), \(py))")
+        }
+        #expect(Array(frame.pixels[(6 * 64 + 10) * 4..<(6 * 64 + 10) * 4 + 4]) == [0, 0, 0, 0])   // above the rectangle: not transferred
+    }
+
     @Test("AVPS-v2.0-26: absurd sizes, foreign resource IDs, backing outside guest memory and short backings are refused; the device keeps serving")
     func hostileRequests() throws {
         let f = try GpuFixture()

@@ -15,8 +15,11 @@ final class GpuResource {
     let height: Int
     var image: [UInt8]
     private(set) var backing: [GpuMemoryEntry] = []
+    /// Where each backing entry starts in the backing (a running sum of the lengths), so a
+    /// transfer finds a row's entry by binary search instead of walking every entry per row.
+    private var starts: [UInt64] = []
     /// The sum of the backing entries' lengths.
-    private(set) var backingLength: UInt64 = 0
+    var backingLength: UInt64 { (starts.last ?? 0) + UInt64(backing.last?.length ?? 0) }
 
     var stride: Int { width * Self.bytesPerPixel }
     var hasBacking: Bool { !backing.isEmpty }
@@ -34,18 +37,21 @@ final class GpuResource {
     func attach(_ entries: [GpuMemoryEntry], memory: GuestMemory) throws(GpuError) {
         guard !hasBacking else { throw .unspecified }
         var total: UInt64 = 0
+        var starts: [UInt64] = []
+        starts.reserveCapacity(entries.count)
         for entry in entries {
             guard entry.length > 0 else { throw .unspecified }
             do { _ = try memory.segments(at: GuestAddress(entry.address), length: UInt64(entry.length)) } catch { throw .unspecified }
+            starts.append(total)
             total += UInt64(entry.length)
         }
         backing = entries
-        backingLength = total
+        self.starts = starts
     }
 
     func detach() {
         backing = []
-        backingLength = 0
+        starts = []
     }
 
     /// Copies `rect` from the backing into the image: row h comes from backing offset
@@ -73,8 +79,14 @@ final class GpuResource {
 
     /// Copies `count` bytes at `offset` of the backing (across entries) to `image[destination...]`.
     private func copyFromBacking(at offset: UInt64, count: Int, to destination: Int, memory: GuestMemory) throws(GpuError) {
-        var skip = offset, done = 0
-        for entry in backing where done < count {
+        // The last entry starting at or before `offset`.
+        var low = 0, high = starts.count
+        while high - low > 1 {
+            let middle = (low + high) / 2
+            if starts[middle] <= offset { low = middle } else { high = middle }
+        }
+        var skip = offset - starts[low], done = 0
+        for entry in backing[low...] where done < count {
             let length = UInt64(entry.length)
             if skip >= length { skip -= length; continue }
             let take = Int(min(length - skip, UInt64(count - done)))
