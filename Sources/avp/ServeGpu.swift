@@ -54,17 +54,10 @@ struct ServeGpu: ParsableCommand {
                 }
                 return try VhostUserServer(endpoint: vm.endpoint, device: device, logger: logger)
             }
-            let stats = options.stats
-            if let compositor, let stats {
-                _ = try? OSThread(name: "avp-gpu-stats") {
-                    while true {
-                        try? Data(compositor.statistics.json).write(to: URL(fileURLWithPath: stats), options: .atomic)
-                        MonotonicClock.sleep(milliseconds: 1000)
-                    }
-                }
-            }
+            let stats = compositor.flatMap { compositor in options.stats.map { StatisticsFile(path: $0) { compositor.statistics.json } } }
+            stats?.start()
             return .init(servers: servers) {
-                if let compositor, let stats { try? Data(compositor.statistics.json).write(to: URL(fileURLWithPath: stats), options: .atomic) }
+                stats?.write()
                 compositor?.stop()
                 for sink in snapshots { sink.stop() }
                 if let statistics = compositor?.statistics { logger.notice("composition: \(statistics)") }

@@ -42,28 +42,20 @@ struct ServeSwitch: ParsableCommand {
                 logger.info("port \(policy.name): \(policy.mac), MTU \(policy.mtu), MAC change \(policy.macChange.rawValue)")
                 return try VhostUserServer(endpoint: port.endpoint, device: device, logger: logger)
             }
-            let stats = options.stats
-            if let stats {
-                _ = try? OSThread(name: "avp-switch-stats") {
-                    while true {
-                        Self.writeStats(fabric, to: stats)
-                        MonotonicClock.sleep(milliseconds: 1000)
-                    }
+            let stats = options.stats.map { path in
+                StatisticsFile(path: path) {
+                    let encoder = JSONEncoder()
+                    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                    return (try? encoder.encode(fabric.counters)).map { [UInt8]($0) }
                 }
             }
+            stats?.start()
             return .init(servers: servers) {
-                if let stats { Self.writeStats(fabric, to: stats) }
+                stats?.write()
                 for (name, c) in fabric.counters.sorted(by: { $0.key < $1.key }) {
                     logger.notice("port \(name): from guest \(c.framesFromGuest), to guest \(c.framesToGuest), dropped source MAC \(c.droppedSourceMAC), oversize \(c.droppedOversize), malformed \(c.droppedMalformed), backlog \(c.droppedBacklog)")
                 }
             }
         }
-    }
-
-    static func writeStats(_ fabric: EthernetSwitch, to path: String) {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        guard let data = try? encoder.encode(fabric.counters) else { return }
-        try? data.write(to: URL(fileURLWithPath: path), options: .atomic)
     }
 }

@@ -77,7 +77,7 @@ import Testing
         var boot = GuestBoot()
         boot.image = image
         boot.machine = machine
-        boot.devices = [.init(model: QemuDeviceModel(pci: "vhost-user-gpu-pci", mmio: "vhost-user-gpu"), socketPath: socket, id: "gpu0")]
+        boot.devices = [.init(model: .gpu, socketPath: socket, id: "gpu0")]
         let console = try boot.run(script: Self.script, in: dir)
 
         #expect(console.value("features") == "features: -virgl +edid -resource_blob -host_visible", "\(console.text.suffix(2000))")

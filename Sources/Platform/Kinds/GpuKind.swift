@@ -32,13 +32,7 @@ enum GpuKind: DeviceKindDefinition {
         plan.server(serverName(slot), kind: kind, create: {
             GpuServeOptions(vms: [], scanouts: [],
                             displays: platform.displays.map { GpuNamedOutput.display(name: $0.name, mode: $0.mode) },
-                            layers: platform.displays.flatMap { d in
-                                d.layers.map { l in
-                                    GpuLayerOption(display: d.name, layer: LayerPolicy(source: ScanoutSource(vm: l.vm, scanout: l.scanout),
-                                                                                       destination: l.destination, opacity: l.opacity,
-                                                                                       mask: nil, safetyRegions: l.safety))
-                                }
-                            },
+                            layers: platform.displays.flatMap { d in d.layers.map { GpuLayerOption(display: d.name, layer: $0.policy) } },
                             stats: platform.displays.isEmpty ? nil : "\(logs)/gpu.json", snapshots: logs)
         }) {
             $0.vm.append(vm)

@@ -47,8 +47,9 @@ struct DisplayRules {
                     continue
                 }
                 scanoutsPerVM[layer.vm] = index + 1
-                layers.append(Platform.Layer(vm: layer.vm, scanout: index, destination: destination, opacity: UInt8(clamping: layer.opacity?.value ?? 255),
-                                             safety: safety, mode: scanoutMode))
+                layers.append(Platform.Layer(policy: LayerPolicy(source: ScanoutSource(vm: layer.vm, scanout: index), destination: destination,
+                                                                 opacity: UInt8(clamping: layer.opacity?.value ?? 255), safetyRegions: safety),
+                                             mode: scanoutMode))
             }
             displays.append(Platform.Display(name: spec.name, mode: mode, layers: layers))
         }
@@ -56,7 +57,7 @@ struct DisplayRules {
     }
 
     /// Every layer names a VM of the platform that has a GPU device.
-    static func checkVMs(_ displays: [Platform.Display], specs: [DisplaySpec], vms: [Platform.VM], report: inout DiagnosticReport) {
+    static func checkVMs(_ specs: [DisplaySpec], vms: [Platform.VM], report: inout DiagnosticReport) {
         for (d, spec) in specs.enumerated() {
             for (l, layer) in (spec.layers ?? []).enumerated() {
                 guard let vm = vms.first(where: { $0.name == layer.vm }) else {
@@ -69,7 +70,6 @@ struct DisplayRules {
                 }
             }
         }
-        _ = displays
     }
 
     private static func mode(_ spec: DisplaySpec, at: String, report: inout DiagnosticReport) -> DisplayMode? {

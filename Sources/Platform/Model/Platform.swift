@@ -44,13 +44,10 @@ public struct Platform: Sendable {
         public var layers: [Layer]
     }
 
+    /// A layer as the compositor takes it (its source is the VM and which of its scanouts:
+    /// its layers in platform-file order, counted per VM), and the mode that scanout gets.
     public struct Layer: Sendable {
-        public var vm: String
-        /// Which of the VM's scanouts (its layers in platform-file order, counted per VM).
-        public var scanout: Int
-        public var destination: GpuRect
-        public var opacity: UInt8
-        public var safety: [GpuRect]
+        public var policy: LayerPolicy
         /// The scanout's mode: the layer's size, with the display's pixel density.
         public var mode: DisplayMode
     }

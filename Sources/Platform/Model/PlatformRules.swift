@@ -29,10 +29,8 @@ struct PlatformRules {
             if kinds.networks[n.name] != nil { error("networks[\(i)].name", "a network named '\(n.name)' is already declared", fix: "give each network its own name") }
             kinds.networks[n.name] = n.mtu?.value ?? 1500
         }
-        var report = kinds.report
-        let displays = DisplayRules.resolve(file.displays ?? [], report: &report)
-        kinds.report = report
-        for layer in displays.flatMap(\.layers) { kinds.scanouts[layer.vm, default: []].append(layer.mode) }
+        let displays = DisplayRules.resolve(file.displays ?? [], report: &kinds.report)
+        for layer in displays.flatMap(\.layers) { kinds.scanouts[layer.policy.source.vm, default: []].append(layer.mode) }
         let servers = resolveServers()
         var vms: [Platform.VM] = []
         var vmNames: Set<String> = []
@@ -46,9 +44,7 @@ struct PlatformRules {
         platform.networks = (file.networks ?? []).map { Platform.Network(name: $0.name, mtu: $0.mtu?.value ?? 1500) }
         platform.vsockPairs = checkVsockPairs(vms)
         platform.displays = displays
-        report = kinds.report
-        DisplayRules.checkVMs(displays, specs: file.displays ?? [], vms: vms, report: &report)
-        kinds.report = report
+        DisplayRules.checkVMs(file.displays ?? [], vms: vms, report: &kinds.report)
         checkServerNames(platform)
         return platform
     }

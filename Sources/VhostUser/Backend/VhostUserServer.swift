@@ -24,7 +24,7 @@ import Virtio
 /// which lets a restarted back end reattach to a running VM even for device models
 /// that cannot wait for a reconnecting client (QEMU's vhost-user-base devices).
 public final class VhostUserServer: @unchecked Sendable {
-    public enum Endpoint: Sendable, CustomStringConvertible {
+    public enum Endpoint: Sendable, Equatable, CustomStringConvertible {
         /// Listen on the path; the VMM connects.
         case listen(String)
         /// Connect to the VMM's listening socket, and again whenever it goes away.

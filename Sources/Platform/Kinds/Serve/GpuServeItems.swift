@@ -5,13 +5,11 @@ import VhostUser
 /// `--vm name=NAME,listen=SOCKET|connect=SOCKET` of `avp serve gpu`: one VM of a platform.
 public struct GpuVMOption: Sendable, Equatable {
     public var name: String
-    public var endpoint: String
-    public var connects: Bool
+    public var endpoint: VhostUserServer.Endpoint
 
     public init(name: String, endpoint: VhostUserServer.Endpoint) {
         self.name = name
-        self.endpoint = endpoint.path
-        if case .connect = endpoint { connects = true } else { connects = false }
+        self.endpoint = endpoint
     }
 
     public init(parsing text: String) throws {
@@ -20,12 +18,10 @@ public struct GpuVMOption: Sendable, Equatable {
         self.init(name: try fields.required("name"), endpoint: endpoint)
     }
 
-    public var vhostUserEndpoint: VhostUserServer.Endpoint { connects ? .connect(endpoint) : .listen(endpoint) }
-
     public var text: String {
         var fields = KeyValueList(what: "vm")
         fields.append("name", name)
-        fields.append(vhostUserEndpoint)
+        fields.append(endpoint)
         return fields.text
     }
 }

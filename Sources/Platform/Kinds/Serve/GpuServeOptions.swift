@@ -103,7 +103,7 @@ public struct GpuServeOptions: EndpointServeOptions {
         }
         return standalone + vm.map { v in
             let own = scanout.filter { $0.owner == v.name }.map(\.output.mode)
-            return (v.name, v.vhostUserEndpoint, own.isEmpty ? [Self.defaultOutput.mode] : own)
+            return (v.name, v.endpoint, own.isEmpty ? [Self.defaultOutput.mode] : own)
         }
     }
 
