@@ -31,3 +31,4 @@ bench:
 	bench/block
 	bench/net
 	bench/vsock
+	bench/gpu

@@ -33,6 +33,14 @@ public final class OSThread: @unchecked Sendable {
         }
     }
 
+    /// Starts `body` on a thread nobody joins: its resources go when it ends (short-lived work
+    /// such as one connection of a local web view).
+    public static func detached(name: String, _ body: @escaping @Sendable () -> Void) throws(Errno) {
+        let thread = try OSThread(name: name, body)
+        thread.joined = true
+        pthread_detach(thread.thread)
+    }
+
     /// Waits for the thread to finish. Call once, from another thread.
     public func join() {
         guard !joined else { return }

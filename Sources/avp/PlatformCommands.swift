@@ -31,11 +31,11 @@ struct PlatformFileArgument: ParsableArguments {
                        + platform.vms.map(\.name).joined(separator: ", "))
     }
 
-    func plan(_ platform: Platform, qemu: String = "qemu-system-x86_64") throws -> PlatformPlan {
+    func plan(_ platform: Platform, qemu: String = "qemu-system-x86_64", webViewPort: UInt16? = 0) throws -> PlatformPlan {
         let image = GuestImage.default
         return try PlatformPlan(platform: platform, qemu: qemu,
                                 accelerator: AcceleratorProbe.choose(qemu: qemu, image: image),
-                                qemuVersion: QemuVersion.of(qemu))
+                                qemuVersion: QemuVersion.of(qemu), webViewPort: webViewPort)
     }
 }
 
@@ -57,7 +57,15 @@ struct Up: ParsableCommand {
     @OptionGroup var platformFile: PlatformFileArgument
     @Option(help: "QEMU binary.") var qemu = "qemu-system-x86_64"
     @Flag(help: "Print what would be started (server and QEMU command lines) and exit.") var dryRun = false
+    @Option(help: ArgumentHelp("Serve the live web view of the platform's displays on 127.0.0.1:PORT (default: a free port, printed).",
+                               valueName: "port"))
+    var webPort: UInt16?
+    @Flag(help: "No web view of the displays.") var noWebView = false
     @OptionGroup var logging: LoggingOptions
+
+    func validate() throws {
+        if noWebView, webPort != nil { throw ValidationError("--web-port and --no-web-view exclude each other") }
+    }
 
     func run() throws {
         // Before anything starts a thread (Foundation's Process does): every thread must block the
@@ -66,7 +74,7 @@ struct Up: ParsableCommand {
         _ = try logging.bootstrap()
         let platform = try platformFile.load()
         let plan: PlatformPlan
-        do { plan = try platformFile.plan(platform, qemu: qemu) } catch let violation as ProductionLockdown.Violation {
+        do { plan = try platformFile.plan(platform, qemu: qemu, webViewPort: try chosenWebPort(platform)) } catch let violation as ProductionLockdown.Violation {
             FileHandle.standardError.write(Data("\(violation)\n".utf8))
             throw ExitCode(1)
         }
@@ -90,8 +98,35 @@ struct Up: ParsableCommand {
         for vm in plan.vms where vm.attachSocket != nil {
             print("  console of \(vm.name): avp console \(platformFile.file) \(vm.name)   (log: \(vm.consoleLogPath!))")
         }
+        if !platform.displays.isEmpty {
+            print("  displays: avp screenshot \(platformFile.file) DISPLAY FILE.png; policy: avp display \(platformFile.file) DISPLAY")
+        }
         print("stop with Ctrl-C or: avp down \(platformFile.file)")
+        // The address of an earlier run is not this run's (the supervisor of that run is gone).
+        try? FileManager.default.removeItem(atPath: plan.state.webViewURLPath)
+        if !platform.displays.isEmpty, !noWebView { try OSThread.detached(name: "avp-web-url") { Self.announceWebView(plan.state) } }
         try supervisor.run()
+    }
+
+    /// The port for the web view: as given, or one free now, so the GPU server keeps the same
+    /// address across restarts (an open browser tab reconnects); nil for none.
+    private func chosenWebPort(_ platform: Platform) throws -> UInt16? {
+        if noWebView { return nil }
+        if let webPort { return webPort }
+        if platform.displays.isEmpty || dryRun { return 0 }
+        return try LoopbackListener(port: 0).port
+    }
+
+    /// Prints the web view's address once the GPU server has written it.
+    private static func announceWebView(_ state: StateDirectory) {
+        for _ in 0..<600 {
+            if let url = try? String(contentsOfFile: state.webViewURLPath, encoding: .utf8) {
+                print("  web view of the displays: \(url.trimmingCharacters(in: .whitespacesAndNewlines))")
+                fflush(nil)   // all streams: stdout is fully buffered on a pipe
+                return
+            }
+            usleep(100_000)
+        }
     }
 
     static func quote(_ s: String) -> String { s.contains(" ") ? "'\(s)'" : s }
@@ -153,6 +188,9 @@ struct Status: ParsableCommand {
         }
         print("platform \(UserText.quoted(status.platform)) (\(UserText.shortened(status.profile))): " + (running.map { "up, supervisor pid \($0)" } ?? "down"))
         print(StatusTable(status: status, supervisorRunning: running != nil).rendered, terminator: "")
+        if running != nil, let url = try? String(contentsOfFile: state.webViewURLPath, encoding: .utf8) {
+            print("web view of the displays: \(url.trimmingCharacters(in: .whitespacesAndNewlines))")
+        }
         // AVPS 2.8.4: what the compositor's safety checks found, from the GPU server's statistics.
         if !platform.displays.isEmpty, let bytes = FileManager.default.contents(atPath: state.logDirectory + "/gpu.json"),
            let statistics = CompositorStatistics(json: [UInt8](bytes)) {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import Devices
 import Platform
 import SystemCalls
@@ -26,12 +27,13 @@ struct ServeGpu: ParsableCommand {
         if let snapshots = options.snapshots { try OutputFile.checkDirectory(of: snapshots + "/x.png") }
         // The statistics are written in the background, where a failure would go unnoticed.
         if let stats = options.stats { try OutputFile.checkDirectory(of: stats) }
+        if let file = options.webURLFile { try OutputFile.checkDirectory(of: file) }
     }
 
     func run() throws {
         try ServeLifecycle.run("gpu", logging: logging) { logger in
             // Composition first, so every VM's device can hand it its scanouts from the start.
-            let policies = options.displayPolicies
+            let policies = try options.displayPolicies
             let compositor = policies.isEmpty ? nil : try Compositor(displays: policies, logger: logger)
             var snapshots: [ScanoutSnapshots] = []
             if let directory = options.snapshots, let compositor {
@@ -56,12 +58,33 @@ struct ServeGpu: ParsableCommand {
             }
             let stats = compositor.flatMap { compositor in options.stats.map { StatisticsFile(path: $0) { compositor.statistics.json } } }
             stats?.start()
+            let web = try compositor.flatMap { try webView(of: $0, policies: policies, logger: logger) }
+            let control = try compositor.flatMap { compositor in
+                try options.control.map { try DisplayControlServer(path: $0, compositor: compositor, logger: logger) }
+            }
             return .init(servers: servers) {
+                control?.stop()
+                web?.stop()
                 stats?.write()
                 compositor?.stop()
                 for sink in snapshots { sink.stop() }
                 if let statistics = compositor?.statistics { logger.notice("composition: \(statistics)") }
             }
         }
+    }
+
+    /// The live web view of the displays, when asked for; its address is logged and written
+    /// to `--web-url-file` (replaced atomically: `avp up` and `avp status` read it).
+    private func webView(of compositor: Compositor, policies: [DisplayPolicy], logger: Logger) throws -> WebView? {
+        guard let port = options.webPort else { return nil }
+        let displays = policies.compactMap { p in compositor.outputs[p.name].map { (name: p.name, frame: $0) } }
+        let web = try WebView(port: port, title: "AVP displays", displays: displays,
+                              statistics: { compositor.statistics }, logger: logger)
+        compositor.addOutput(web)
+        logger.notice("web view of the displays: \(web.url)")
+        if let file = options.webURLFile {
+            try Data((web.url + "\n").utf8).write(to: URL(fileURLWithPath: file), options: .atomic)
+        }
+        return web
     }
 }

@@ -97,6 +97,23 @@ import Testing
         }
     }
 
+    @Test("a 1-bit PBM mask as drawn: B shows where it is white (right half), the layer below where it is black")
+    func bitmapMaskFromTheHostsFile() throws {
+        // 40 pixels a row, 5 bytes: the left 20 pixels black (bits 1), the right 20 white.
+        let row: [UInt8] = [0xFF, 0xFF, 0xF0, 0x00, 0x00]
+        let mask = try MaskImage.parse(Array("P4\n# layer B\n40 30\n".utf8) + (0..<30).flatMap { _ in row })
+        let (compositor, _) = try Self.twoLayers(b: LayerPolicy(source: Self.b, destination: Self.rectB, mask: mask))
+        defer { compositor.stop() }
+        compositor.compose("main")
+        let out = compositor.outputs["main"]!.snapshot()
+        for y in 10..<40 {
+            for x in 20..<60 {
+                let below: [UInt8] = Self.inside(Self.rectA, x, y) ? Self.patternA(x, y) : [0, 0, 0, 0]
+                #expect(Self.pixel(out, x, y) == (x >= 40 ? Self.patternB(x - 20, y - 10) : below), "pixel \(x),\(y)")
+            }
+        }
+    }
+
     @Test func alphaBlendingWithinOneOfExact() throws {
         let opacity: UInt8 = 200
         let mask = try AlphaMask(width: 40, height: 30, alpha: (0..<30).flatMap { y in (0..<40).map { x in UInt8((x * 7 + y * 13) % 256) } })

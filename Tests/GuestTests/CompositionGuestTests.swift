@@ -1,3 +1,4 @@
+import AVPTestSupport
 import Foundation
 import Platform
 import Testing
@@ -41,7 +42,7 @@ import Testing
         }
         var seen: [[Int]] = []
         _ = platform.wait(60) {
-            seen = (try? GpuInRealGuest.pixels(of: composed, at: points)) ?? []
+            seen = (try? PNGPixels.pixels(of: composed, at: points)) ?? []
             return matches(seen)
         }
         #expect(matches(seen),
@@ -50,7 +51,7 @@ import Testing
         let shot = dir + "/shot.png"
         let (status, output) = try platform.avp(["screenshot", platform.file, "cockpit", shot])
         #expect(status == 0, "\(output)")
-        #expect(try GpuInRealGuest.pixels(of: shot, at: [(10, 10), (480, 360)]).map { $0.first ?? -1 }.map { abs($0 - 0x40) <= 1 || abs($0 - 0x80) <= 1 } == [true, true])
+        #expect(try PNGPixels.pixels(of: shot, at: [(10, 10), (480, 360)]).map { $0.first ?? -1 }.map { abs($0 - 0x40) <= 1 || abs($0 - 0x80) <= 1 } == [true, true])
         // AVPS 2.8.4: once both VMs have drawn, every composed frame fails the check of the cluster's
         // safety region under ivi's translucent layer, and passes the uncovered one's.
         func counts() -> [[Int]] {
@@ -70,8 +71,44 @@ import Testing
         try #require(before.count == 2 && after.count == 2, "gpu.json: \(before) then \(after)")
         #expect(after[0][1] == before[0][1], "uncovered region: \(before[0]) then \(after[0])")
         #expect(after[1][1] - before[1][1] == after[1][0] - before[1][0], "covered region: \(before[1]) then \(after[1])")
-        // avp status shows the same counts.
+        // avp status shows the same counts, and where the web view is.
         let (code, statusText) = try platform.avp(["status", platform.file])
         #expect(code == 0 && statusText.contains("display cockpit: ") && statusText.contains("safety layer 0 region 1: "), "\(statusText)")
+        #expect(statusText.contains("web view of the displays: http://127.0.0.1:"), "\(statusText)")
+        try webViewShowsTheComposedFrame(platform, dir: dir)
+        try hostChangesThePolicy(platform)
+    }
+
+    /// `avp up` serves the web view: a headless browser's screenshot of the display's page is
+    /// the composed frame (the same pixels as the PNG the GPU server keeps).
+    func webViewShowsTheComposedFrame(_ platform: RunningPlatform, dir: String) throws {
+        let urlFile = platform.stateDirectory + "/cockpit/web-view.url"
+        let url = try String(contentsOfFile: urlFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(platform.upLog.contains("web view of the displays: \(url)"), "\(platform.upLog.suffix(1500))")
+        let shot = dir + "/web.png"
+        try HeadlessBrowser.screenshot(url + "view/cockpit", width: 640, height: 480, to: shot)
+        let points = [(10, 10), (319, 479), (320, 240), (639, 479), (480, 360), (100, 300)]
+        let seen = try PNGPixels.pixels(of: shot, at: points)
+        let composed = try PNGPixels.pixels(of: platform.stateDirectory + "/cockpit/logs/display-cockpit.png", at: points)
+        #expect(zip(seen, composed).allSatisfy { a, b in a.count == 3 && zip(a, b).allSatisfy { abs($0 - $1) <= 2 } },
+                "browser \(seen), composed \(composed)")
+    }
+
+    /// `avp display` changes the composition while the VMs run ({AVPS-v2.0-29}): ivi's layer
+    /// made opaque shows its own grey; sent to the bottom, the cluster covers it.
+    func hostChangesThePolicy(_ platform: RunningPlatform) throws {
+        let composed = platform.stateDirectory + "/cockpit/logs/display-cockpit.png"
+        func grey(at point: (Int, Int)) -> Int { (try? PNGPixels.pixels(of: composed, at: [point]))?.first?.first ?? -1 }
+        let (shown, table) = try platform.avp(["display", platform.file, "cockpit"])
+        #expect(shown == 0 && table.contains("1  ivi:0  at 320,240 320x240  opacity 128"), "\(table)")
+        let (opaque, afterOpacity) = try platform.avp(["display", platform.file, "cockpit", "--layer", "ivi", "--opacity", "255"])
+        #expect(opaque == 0 && afterOpacity.contains("opacity 255"), "\(afterOpacity)")
+        #expect(platform.wait(20) { abs(grey(at: (480, 360)) - 0xC0) <= 1 }, "ivi opaque: \(grey(at: (480, 360)))")
+        let (bottom, afterRestack) = try platform.avp(["display", platform.file, "cockpit", "--layer", "ivi", "--restack", "bottom"])
+        #expect(bottom == 0 && afterRestack.contains("0  ivi:0"), "\(afterRestack)")
+        #expect(platform.wait(20) { abs(grey(at: (480, 360)) - 0x40) <= 1 }, "ivi under the cluster: \(grey(at: (480, 360)))")
+        let (refused, message) = try platform.avp(["display", platform.file, "cockpit", "--layer", "ivi", "--move", "400,0"])
+        #expect(refused != 0 && message.contains("not within the display"), "\(message)")
+        #expect(platform.logs("server-gpu.log").contains("by the host's control socket"))
     }
 }

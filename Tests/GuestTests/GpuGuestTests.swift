@@ -1,3 +1,4 @@
+import AVPTestSupport
 import Foundation
 import Platform
 import Testing
@@ -33,33 +34,6 @@ import Testing
         echo drawn=1
         """
 
-    /// (r, g, b) of PNG pixels at the given points, read with Python's zlib (an independent decoder).
-    static func pixels(of png: String, at points: [(Int, Int)]) throws -> [[Int]] {
-        let program = """
-            import struct, sys, zlib
-            d = open(sys.argv[1], 'rb').read()
-            assert d[:8] == b'\\x89PNG\\r\\n\\x1a\\n'
-            w, h = struct.unpack('>II', d[16:24]); p = 8; idat = b''
-            while p < len(d):
-                n, = struct.unpack('>I', d[p:p+4]); t = d[p+4:p+8]
-                if t == b'IDAT': idat += d[p+8:p+8+n]
-                p += 12 + n
-            raw = zlib.decompress(idat)
-            for xy in sys.argv[2:]:
-                x, y = map(int, xy.split(',')); o = y * (1 + 3 * w) + 1 + 3 * x
-                print(raw[o], raw[o+1], raw[o+2])
-            """
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", "-c", program, png] + points.map { "\($0.0),\($0.1)" }
-        let out = Pipe()
-        p.standardOutput = out
-        try p.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        return text.split(separator: "\n").map { $0.split(separator: " ").compactMap { Int($0) } }
-    }
-
     @Test("AVPS-v2.0-17/18/19/20/21/22: virtio_gpu binds (-virgl +edid), its EDID decodes to the configured mode and size, and what it draws reaches the server",
           arguments: [QemuCommandLine.Machine.q35, .microvm])
     func linuxDriverDraws(machine: QemuCommandLine.Machine) throws {
@@ -90,7 +64,7 @@ import Testing
         #expect(console.value("fb") == "1280,720" && console.value("drawn") == "1")
         let png = dir + "/gpu-0.png"
         #expect(FileManager.default.fileExists(atPath: png), "server log:\n\(server.log.suffix(2000))")
-        let seen = try Self.pixels(of: png, at: [(5, 5), (1279, 359), (640, 360), (0, 719)])
+        let seen = try PNGPixels.pixels(of: png, at: [(5, 5), (1279, 359), (640, 360), (0, 719)])
         #expect(seen == [[0x40, 0x40, 0x40], [0x40, 0x40, 0x40], [0xC0, 0xC0, 0xC0], [0xC0, 0xC0, 0xC0]], "\(seen)")
     }
 }

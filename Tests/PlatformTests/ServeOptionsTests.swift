@@ -1,4 +1,5 @@
 import Devices
+import Foundation
 import Platform
 import Testing
 
@@ -96,12 +97,28 @@ extension ServeOptionsRoundTrips {
         let mode = DisplayMode(width: 640, height: 480, widthMM: 160, heightMM: 120)
         let layer = LayerPolicy(source: ScanoutSource(vm: "ivi", scanout: 0), destination: GpuRect(x: 0, y: 0, width: 640, height: 480),
                                 opacity: 128, safetyRegions: [GpuRect(x: 1, y: 2, width: 3, height: 4), GpuRect(x: 5, y: 6, width: 7, height: 8)])
+        // A second layer with a mask: the path travels, the server reads the image (AVPS-v2.0-29).
+        let scratch = try Scratch()
+        let maskPath = scratch.directory + "/top mask.pbm"
+        let mask = try AlphaMask(width: 64, height: 48, alpha: (0..<64 * 48).map { $0 % 64 < 32 ? 255 : 0 })
+        #expect(FileManager.default.createFile(atPath: maskPath, contents: Data(MaskImage.pbm(mask))))
+        let top = LayerPolicy(source: ScanoutSource(vm: "ivi", scanout: 1), destination: GpuRect(x: 8, y: 8, width: 64, height: 48))
         let platform = GpuServeOptions(vms: [GpuVMOption(name: "ivi", endpoint: .connect("/s/gpu-ivi.sock"))],
                                        scanouts: [.scanout(vm: "ivi", mode: mode)], displays: [.display(name: "main", mode: mode)],
-                                       layers: [GpuLayerOption(display: "main", layer: layer)], stats: "/l/gpu.json", snapshots: "/l")
+                                       layers: [GpuLayerOption(display: "main", layer: layer), GpuLayerOption(display: "main", layer: top, mask: maskPath)],
+                                       stats: "/l/gpu.json", snapshots: "/l")
         let parsed = try GpuServeOptions.parse(platform.arguments)
-        #expect(parsed.arguments == platform.arguments && parsed.layer.first?.layer == layer && parsed.stats == "/l/gpu.json")
-        #expect(parsed.servedVMs.map(\.name) == ["ivi"] && parsed.servedVMs.first?.modes == [mode] && parsed.displayPolicies.first?.layers == [layer])
+        #expect(parsed.arguments == platform.arguments && parsed.layer == platform.layer && parsed.stats == "/l/gpu.json")
+        #expect(parsed.layer.map(\.mask) == [nil, maskPath])
+        var masked = top
+        masked.mask = mask
+        #expect(parsed.servedVMs.map(\.name) == ["ivi"] && parsed.servedVMs.first?.modes == [mode])
+        #expect(try parsed.displayPolicies.first?.layers == [layer, masked])
+        // A mask the server cannot read stops it at validation, naming the layer.
+        try FileManager.default.removeItem(atPath: maskPath)
+        let unreadable = #expect(throws: (any Error).self) { try GpuServeOptions.parse(platform.arguments) }
+        #expect(unreadable.map { GpuServeOptions.message(for: $0) } == "--layer display=main,vm=ivi,scanout=1: mask \(maskPath): cannot read it: No such file or directory")
+        #expect(throws: (any Error).self) { try GpuLayerOption(parsing: "display=main,vm=ivi,scanout=0,at=0:0:1:1,mask=") }
         #expect(throws: (any Error).self) { try GpuServeOptions.parse(["--vm", "name=a,connect=/s", "--scanout", "vm=b,mode=640x480,size=1x1"]) }
         #expect(throws: (any Error).self) { try GpuServeOptions.parse(["--vm", "name=a,connect=/s", "--layer", "display=x,vm=a,scanout=0,at=0:0:1:1"]) }
         for bad in ["mode=1920x1080", "size=10x10", "mode=1920x1080,size=0x0", "mode=99999x1080,size=300x200", "mode=1920x1080@1000,size=300x200",

@@ -28,12 +28,15 @@ enum GpuKind: DeviceKindDefinition {
         let vm = GpuVMOption(name: slot.vm, endpoint: .connect(socket))
         let scanouts = slot.settings.outputs.map { GpuNamedOutput.scanout(vm: slot.vm, mode: $0) }
         let platform = plan.platform
-        let logs = plan.state.logDirectory
+        let state = plan.state
+        let composing = !platform.displays.isEmpty
+        let web = plan.webViewPort.flatMap { composing ? (port: $0, urlFile: state.webViewURLPath) : nil }
         plan.server(serverName(slot), kind: kind, create: {
             GpuServeOptions(vms: [], scanouts: [],
                             displays: platform.displays.map { GpuNamedOutput.display(name: $0.name, mode: $0.mode) },
-                            layers: platform.displays.flatMap { d in d.layers.map { GpuLayerOption(display: d.name, layer: $0.policy) } },
-                            stats: platform.displays.isEmpty ? nil : "\(logs)/gpu.json", snapshots: logs)
+                            layers: platform.displays.flatMap { d in d.layers.map { GpuLayerOption(display: d.name, layer: $0.policy, mask: $0.mask) } },
+                            stats: composing ? "\(state.logDirectory)/gpu.json" : nil, snapshots: state.logDirectory,
+                            web: web, control: composing ? state.displayControlSocket : nil)
         }) {
             $0.vm.append(vm)
             $0.scanout += scanouts

@@ -3,14 +3,18 @@
 struct PlanBuilder {
     let platform: Platform
     let state: StateDirectory
+    /// The web view's port on 127.0.0.1 (0: any free one), or nil for none.
+    let webViewPort: UInt16?
     private(set) var servers: [PlatformPlan.ServerLaunch]
     private(set) var images: [PlatformPlan.ImageToCreate]
     /// The VM whose devices are being planned.
     var vm: PlatformPlan.VMLaunch
 
-    init(platform: Platform, state: StateDirectory, vm: PlatformPlan.VMLaunch, servers: [PlatformPlan.ServerLaunch], images: [PlatformPlan.ImageToCreate]) {
+    init(platform: Platform, state: StateDirectory, vm: PlatformPlan.VMLaunch, servers: [PlatformPlan.ServerLaunch],
+         images: [PlatformPlan.ImageToCreate], webViewPort: UInt16?) {
         self.platform = platform
         self.state = state
+        self.webViewPort = webViewPort
         self.vm = vm
         self.servers = servers
         self.images = images

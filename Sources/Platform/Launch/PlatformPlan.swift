@@ -53,8 +53,10 @@ public struct PlatformPlan: Sendable {
         StateDirectory.default(for: platform).path
     }
 
+    /// `webViewPort`: where the GPU server serves the live view of the displays on 127.0.0.1
+    /// (0: any free port, nil: no web view); only platforms with displays have one.
     public init(platform: Platform, stateDirectory: String? = nil, qemu: String = "qemu-system-x86_64",
-                accelerator: QemuCommandLine.Accelerator, qemuVersion: QemuVersion?) throws {
+                accelerator: QemuCommandLine.Accelerator, qemuVersion: QemuVersion?, webViewPort: UInt16? = 0) throws {
         self.platform = platform
         state = stateDirectory.map { StateDirectory(path: $0) } ?? .default(for: platform)
         let production = platform.profile == .production
@@ -77,7 +79,7 @@ public struct PlatformPlan: Sendable {
                 launch.serialLogPath = serialLog
                 launch.command.serial = .file(serialLog)
             }
-            var builder = PlanBuilder(platform: platform, state: state, vm: launch, servers: servers, images: images)
+            var builder = PlanBuilder(platform: platform, state: state, vm: launch, servers: servers, images: images, webViewPort: webViewPort)
             for (index, device) in vm.devices.enumerated() {
                 guard let settings = platform.settings(of: device) else { continue }
                 device.kind.definition.plan(vm: vm.name, index: index, settings: settings, server: device.server, into: &builder)

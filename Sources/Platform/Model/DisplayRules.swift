@@ -6,21 +6,22 @@ import Devices
 /// pixel density, so the VM's EDID tells it the truth about what it draws on.
 struct DisplayRules {
     /// Displays resolved; layers not yet checked against the VMs (that needs them resolved).
-    static func resolve(_ specs: [DisplaySpec], report: inout DiagnosticReport) -> [Platform.Display] {
+    /// `rules` gives the report, the platform file's directory and whether files are checked.
+    static func resolve(_ specs: [DisplaySpec], rules: inout KindRules) -> [Platform.Display] {
         var displays: [Platform.Display] = []
         var names: Set<String> = []
         var scanoutsPerVM: [String: Int] = [:]
         for (d, spec) in specs.enumerated() {
             let at = "displays[\(d)]"
-            if !names.insert(spec.name).inserted { report.error(at + ".name", "a display named '\(spec.name)' is already declared", fix: "give each display its own name") }
-            guard let mode = mode(spec, at: at, report: &report) else { continue }
+            if !names.insert(spec.name).inserted { rules.report.error(at + ".name", "a display named '\(spec.name)' is already declared", fix: "give each display its own name") }
+            guard let mode = mode(spec, at: at, report: &rules.report) else { continue }
             var layers: [Platform.Layer] = []
             for (l, layer) in (spec.layers ?? []).enumerated() {
                 let lat = "\(at).layers[\(l)]"
                 var destination = GpuRect.whole(width: mode.width, height: mode.height)
                 if let numbers = layer.at {
                     guard let rect = rectangle(numbers), !rect.isEmpty, rect.fits(width: mode.width, height: mode.height) else {
-                        report.error(lat + ".at", "a layer is [x, y, width, height] within the display's \(mode.width)x\(mode.height)")
+                        rules.report.error(lat + ".at", "a layer is [x, y, width, height] within the display's \(mode.width)x\(mode.height)")
                         continue
                     }
                     destination = rect
@@ -28,7 +29,7 @@ struct DisplayRules {
                 var safety: [GpuRect] = []
                 for (r, numbers) in (layer.safety ?? []).enumerated() {
                     guard let rect = rectangle(numbers), !rect.isEmpty, rect.fits(width: Int(destination.width), height: Int(destination.height)) else {
-                        report.error("\(lat).safety[\(r)]", "a safety region is [x, y, width, height] within its layer's \(destination.width)x\(destination.height)")
+                        rules.report.error("\(lat).safety[\(r)]", "a safety region is [x, y, width, height] within its layer's \(destination.width)x\(destination.height)")
                         continue
                     }
                     safety.append(rect)
@@ -38,18 +39,19 @@ struct DisplayRules {
                                               widthMM: max(DisplayMode.millimetres.lowerBound, mode.widthMM * Int(destination.width) / mode.width),
                                               heightMM: max(DisplayMode.millimetres.lowerBound, mode.heightMM * Int(destination.height) / mode.height))
                 if let problem = scanoutMode.problem {
-                    report.error(lat + ".at", "the layer's scanout \(problem)")
+                    rules.report.error(lat + ".at", "the layer's scanout \(problem)")
                     continue
                 }
+                let mask = layer.mask.flatMap { Self.mask($0, size: destination, at: lat + ".mask", rules: &rules) }
                 let index = scanoutsPerVM[layer.vm, default: 0]
                 guard index < GpuResponse.maxScanouts else {
-                    report.error(lat + ".vm", "VM '\(layer.vm)' has more than \(GpuResponse.maxScanouts) layers (virtio-gpu has 16 scanouts)")
+                    rules.report.error(lat + ".vm", "VM '\(layer.vm)' has more than \(GpuResponse.maxScanouts) layers (virtio-gpu has 16 scanouts)")
                     continue
                 }
                 scanoutsPerVM[layer.vm] = index + 1
                 layers.append(Platform.Layer(policy: LayerPolicy(source: ScanoutSource(vm: layer.vm, scanout: index), destination: destination,
                                                                  opacity: UInt8(clamping: layer.opacity?.value ?? 255), safetyRegions: safety),
-                                             mode: scanoutMode))
+                                             mode: scanoutMode, mask: mask))
             }
             displays.append(Platform.Display(name: spec.name, mode: mode, layers: layers))
         }
@@ -70,6 +72,35 @@ struct DisplayRules {
                 }
             }
         }
+    }
+
+    /// The mask's absolute path. When files are checked, the image is read as the GPU server
+    /// will read it (`MaskImage.load`) and must be the layer's size: the compositor takes a
+    /// mask of exactly its destination ({AVPS-v2.0-29}).
+    private static func mask(_ file: String, size destination: GpuRect, at path: String, rules: inout KindRules) -> String? {
+        let absolute = rules.absolute(file)
+        let shown = UserText.shortened(absolute, limit: 200)
+        let (width, height) = (Int(destination.width), Int(destination.height))
+        guard !absolute.contains(",") else {   // the server's --layer separates its fields with ','
+            rules.report.error(path, "mask \(shown): a mask's path cannot contain ','", fix: "rename the file or its directory")
+            return nil
+        }
+        guard rules.checkFiles else { return absolute }
+        let image: AlphaMask
+        do { image = try MaskImage.load(path: absolute) } catch {
+            let fix = switch error {
+            case .cannotRead, .notRegularFile: "check the path (relative paths start at the platform file)"
+            default: "save it as a binary PGM (P5, 8-bit) or PBM (P4, 1-bit) of \(width)x\(height) pixels, white where the layer shows"
+            }
+            rules.report.error(path, "mask \(shown): \(error)", fix: fix)
+            return nil
+        }
+        guard image.width == width, image.height == height else {
+            rules.report.error(path, "mask \(shown) is \(image.width)x\(image.height), but its layer is \(width)x\(height)",
+                               fix: "scale the mask to \(width)x\(height) pixels, or change the layer's 'at'")
+            return nil
+        }
+        return absolute
     }
 
     private static func mode(_ spec: DisplaySpec, at: String, report: inout DiagnosticReport) -> DisplayMode? {

@@ -50,6 +50,9 @@ public struct Platform: Sendable {
         public var policy: LayerPolicy
         /// The scanout's mode: the layer's size, with the display's pixel density.
         public var mode: DisplayMode
+        /// The absolute path of the layer's mask image (`MaskImage`), or nil. The GPU server reads
+        /// it (`policy.mask` stays nil here); `avp check` has read it when files were checked.
+        public var mask: String?
     }
 
     public struct Network: Sendable {

@@ -47,6 +47,9 @@ public struct LayerSpec: Decodable, Sendable, Equatable {
     public var at: [WholeNumber]?
     /// 0 (invisible) to 255 (opaque, the default).
     public var opacity: WholeNumber?
+    /// An alpha mask of the layer's size (`MaskImage`: binary PGM or PBM, white where the layer
+    /// shows); relative to the platform file.
+    public var mask: String?
     /// Rectangles (x, y, width, height in the layer) whose pixels must reach the display
     /// unchanged (AVPS §2.8.4): checked with a CRC on every composed frame.
     public var safety: [[WholeNumber]]?

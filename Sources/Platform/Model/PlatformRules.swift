@@ -29,7 +29,7 @@ struct PlatformRules {
             if kinds.networks[n.name] != nil { error("networks[\(i)].name", "a network named '\(n.name)' is already declared", fix: "give each network its own name") }
             kinds.networks[n.name] = n.mtu?.value ?? 1500
         }
-        let displays = DisplayRules.resolve(file.displays ?? [], report: &kinds.report)
+        let displays = DisplayRules.resolve(file.displays ?? [], rules: &kinds)
         for layer in displays.flatMap(\.layers) { kinds.scanouts[layer.policy.source.vm, default: []].append(layer.mode) }
         let servers = resolveServers()
         var vms: [Platform.VM] = []

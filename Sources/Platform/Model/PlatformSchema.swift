@@ -82,6 +82,7 @@ public enum PlatformSchema {
                             ("at", .array("x, y, width, height on the display; the whole display when absent.",
                                           items: .integer("Pixels.", range: 0...65535), count: 4...4)),
                             ("opacity", .integer("0 (invisible) to 255 (opaque, the default).", range: 0...255)),
+                            ("mask", .string("An alpha mask of the layer's size, relative to the platform file: a binary PGM (P5, 8-bit) or PBM (P4, 1-bit) image, white where the layer shows, black where the layers below show (AVPS-v2.0-29).")),
                             ("safety", .array("Regions [x, y, width, height] of the layer whose pixels must reach the display unchanged (AVPS 2.8.4).",
                                               items: .array("x, y, width, height.", items: .integer("Pixels.", range: 0...65535), count: 4...4),
                                               count: 0...PlatformLimits.safetyRegions)),

@@ -55,19 +55,24 @@ public struct GpuNamedOutput: Sendable, Equatable {
     public var text: String { "\(key)=\(owner),\(output.text)" }
 }
 
-/// `--layer display=D,vm=V,scanout=N,at=X:Y:W:H[,opacity=0..255][,safety=X:Y:W:H+...]`, bottom to top.
+/// `--layer display=D,vm=V,scanout=N,at=X:Y:W:H[,opacity=0..255][,safety=X:Y:W:H+...][,mask=PATH]`, bottom to top.
 public struct GpuLayerOption: Sendable, Equatable {
     public var display: String
+    /// The layer; its `mask` is nil until `GpuServeOptions.displayPolicies` reads `mask`.
     public var layer: LayerPolicy
+    /// A mask image (`MaskImage`: binary PGM or PBM of the layer's size), as the host's
+    /// configuration names it ({AVPS-v2.0-29}); the plan gives an absolute path without ','.
+    public var mask: String?
 
-    public init(display: String, layer: LayerPolicy) {
+    public init(display: String, layer: LayerPolicy, mask: String? = nil) {
         self.display = display
         self.layer = layer
+        self.mask = mask
     }
 
     public init(parsing text: String) throws {
         let what = "layer \(UserText.quoted(text))"
-        let fields = try KeyValueList(parsing: text, what: what, known: ["display", "vm", "scanout", "at", "opacity", "safety"])
+        let fields = try KeyValueList(parsing: text, what: what, known: ["display", "vm", "scanout", "at", "opacity", "safety", "mask"])
         display = try fields.required("display")
         guard case let .value(scanout) = WholeNumber.read(try fields.required("scanout")), (0..<GpuResponse.maxScanouts).contains(scanout) else {
             throw ValidationError("\(what): scanout= is 0 to 15")
@@ -84,6 +89,18 @@ public struct GpuLayerOption: Sendable, Equatable {
         }
         layer = LayerPolicy(source: ScanoutSource(vm: try fields.required("vm"), scanout: scanout), destination: at,
                             opacity: UInt8(opacity), mask: nil, safetyRegions: safety)
+        mask = fields.value("mask")
+        if mask?.isEmpty == true { throw ValidationError("\(what): mask= needs a path") }
+    }
+
+    /// The layer with its mask read from `mask`, if it names one.
+    public func loaded() throws -> LayerPolicy {
+        guard let mask else { return layer }
+        var policy = layer
+        do { policy.mask = try MaskImage.load(path: mask) } catch {
+            throw ValidationError("--layer display=\(display),vm=\(layer.source.vm),scanout=\(layer.source.scanout): mask \(mask): \(error)")
+        }
+        return policy
     }
 
     static func rect(_ text: String) -> GpuRect? {
@@ -104,6 +121,7 @@ public struct GpuLayerOption: Sendable, Equatable {
         fields.append("at", Self.text(layer.destination))
         fields.append("opacity", String(layer.opacity))
         if !layer.safetyRegions.isEmpty { fields.append("safety", layer.safetyRegions.map(Self.text).joined(separator: "+")) }
+        if let mask { fields.append("mask", mask) }
         return fields.text
     }
 }

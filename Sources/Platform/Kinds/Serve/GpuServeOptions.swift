@@ -65,6 +65,13 @@ public struct GpuServeOptions: EndpointServeOptions {
     @Option(help: ArgumentHelp("Keep a PNG of every scanout up to date in this directory: NAME-N.png, NAME being the socket's file name without extension.",
                                valueName: "directory"))
     public var snapshots: String?
+    @Option(help: ArgumentHelp("Serve a live view of the composed displays to browsers on 127.0.0.1:PORT (0: any free port); never on other addresses.",
+                               valueName: "port"))
+    public var webPort: UInt16?
+    @Option(help: ArgumentHelp("Write the web view's address (http://127.0.0.1:PORT/) to this file once it listens.", valueName: "file"))
+    public var webURLFile: String?
+    @Option(help: ArgumentHelp("Listen on this Unix socket for the host's policy changes (avp display).", valueName: "socket"))
+    public var control: String?
 
     public init() {}
 
@@ -78,12 +85,16 @@ public struct GpuServeOptions: EndpointServeOptions {
             $0.layer = []
             $0.stats = nil
             $0.snapshots = snapshots
+            $0.webPort = nil
+            $0.webURLFile = nil
+            $0.control = nil
         }
     }
 
-    /// A platform's GPU server: its VMs and their scanouts, its displays and their layers.
+    /// A platform's GPU server: its VMs and their scanouts, its displays and their layers, and
+    /// where the host looks at them and changes their policy.
     public init(vms: [GpuVMOption], scanouts: [GpuNamedOutput], displays: [GpuNamedOutput], layers: [GpuLayerOption],
-                stats: String?, snapshots: String?) {
+                stats: String?, snapshots: String?, web: (port: UInt16, urlFile: String)? = nil, control: String? = nil) {
         self = .with {
             $0.endpoints = ServeEndpoints(socket: [], connect: [])
             $0.output = []
@@ -93,6 +104,9 @@ public struct GpuServeOptions: EndpointServeOptions {
             $0.layer = layers
             $0.stats = stats
             $0.snapshots = snapshots
+            $0.webPort = web?.port
+            $0.webURLFile = web?.urlFile
+            $0.control = control
         }
     }
 
@@ -107,11 +121,14 @@ public struct GpuServeOptions: EndpointServeOptions {
         }
     }
 
-    /// The composition policy: each display with its layers, bottom to top.
+    /// The composition policy: each display with its layers, bottom to top, their masks read
+    /// from their files; throws naming the layer whose mask cannot be read.
     public var displayPolicies: [DisplayPolicy] {
-        display.map { d in
-            DisplayPolicy(name: d.owner, width: d.output.mode.width, height: d.output.mode.height,
-                          layers: layer.filter { $0.display == d.owner }.map(\.layer))
+        get throws {
+            try display.map { d in
+                DisplayPolicy(name: d.owner, width: d.output.mode.width, height: d.output.mode.height,
+                              layers: try layer.filter { $0.display == d.owner }.map { try $0.loaded() })
+            }
         }
     }
 
@@ -122,6 +139,8 @@ public struct GpuServeOptions: EndpointServeOptions {
         endpoints.arguments + output.flatMap { ["--output", $0.text] } + vm.flatMap { ["--vm", $0.text] }
             + scanout.flatMap { ["--scanout", $0.text] } + display.flatMap { ["--display", $0.text] }
             + layer.flatMap { ["--layer", $0.text] } + (stats.map { ["--stats", $0] } ?? []) + (snapshots.map { ["--snapshots", $0] } ?? [])
+            + (webPort.map { ["--web-port", String($0)] } ?? []) + (webURLFile.map { ["--web-url-file", $0] } ?? [])
+            + (control.map { ["--control", $0] } ?? [])
     }
 
     /// Endpoints or VMs; at most 16 scanouts each; scanouts and layers name VMs and displays that are given.
@@ -133,6 +152,8 @@ public struct GpuServeOptions: EndpointServeOptions {
         for v in vm where scanout.filter({ $0.owner == v.name }).count > 16 { throw ValidationError("--vm \(v.name): at most 16 scanouts") }
         let displays = Set(display.map(\.owner))
         for l in layer where !displays.contains(l.display) { throw ValidationError("--layer display=\(l.display): no --display of that name") }
-        for policy in displayPolicies { try policy.validate() }
+        for policy in try displayPolicies { try policy.validate() }
+        if display.isEmpty, webPort != nil || control != nil { throw ValidationError("--web-port and --control need a --display") }
+        if webURLFile != nil, webPort == nil { throw ValidationError("--web-url-file needs --web-port") }
     }
 }
