@@ -1,13 +1,16 @@
 # AVP — the two commands a new user needs are `make demo` and `make test` (see README.md).
 .PHONY: demo test setup unit-and-guest-tests compat-tests fuzz-smoke bench
 
-# Host packages (QEMU 10.0 from bookworm-backports) and the cached guest image.
+# Host packages (QEMU 10.0 from bookworm-backports) and the cached guest images: the default
+# one (Debian 6.1) and the backports one (Debian 6.12, virtio-gpu), which the demo's VMs boot.
 setup:
 	scripts/host-setup
 	scripts/guest-image --print-dir >/dev/null
+	scripts/guest-image --flavour backports --print-dir >/dev/null
 
-# The two-VM development platform of examples/two-vms.yaml, supervised until Ctrl-C;
-# attach to a VM's console from another terminal: .build/debug/avp console examples/two-vms.yaml ivi
+# The two-VM development platform of examples/two-vms.yaml, supervised until Ctrl-C: both VMs
+# on one composed display, live in the web view whose address it prints; attach to a VM's
+# console from another terminal: .build/debug/avp console examples/two-vms.yaml ivi
 demo: setup
 	swift build
 	.build/debug/avp up examples/two-vms.yaml

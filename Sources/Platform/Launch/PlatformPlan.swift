@@ -70,7 +70,8 @@ public struct PlatformPlan: Sendable {
             command.tscKHz = HostCPU.tscKHz()
             command.reconnect = qemuVersion?.reconnectOption ?? "reconnect-ms=500"
             command.vhostUserServerMode = true
-            command.kernelArguments = vm.cmdline.split(separator: " ").map(String.init)
+            // The guest's init makes the VM's name its hostname (scripts/guest-image).
+            command.kernelArguments = ["avp.name=\(vm.name)"] + vm.cmdline.split(separator: " ").map(String.init)
             var launch = VMLaunch(name: vm.name, command: command, restart: vm.restart, logPath: "\(state.logDirectory)/vm-\(vm.name).log", servers: [])
             if production {
                 launch.command.serial = .none

@@ -1,0 +1,56 @@
+import AVPTestSupport
+import Foundation
+import Platform
+import Testing
+
+/// The demo platform as shipped (`make demo`: examples/two-vms.yaml): both VMs come up and
+/// are shown on the one cockpit display, in the web view `avp up` announces.
+@Suite(.serialized) struct DemoPlatformInRealGuests {
+    @Test("examples/two-vms.yaml: both VMs on the cockpit display, in the web view: cluster left, ivi right over it, ivi's masked corners showing what is below")
+    func bothVMsOnOneDisplayInTheWebView() throws {
+        try GuestHarness.checkPrerequisites()
+        try #require(HeadlessBrowser.executable != nil, "chromium is missing: scripts/host-setup installs it")
+        try GuestImage.backports.ensureBuilt()
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let dir = try GuestHarness.workDirectory("demo")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.copyItem(atPath: root.appendingPathComponent("examples/ivi-mask.pbm").path, toPath: dir + "/ivi-mask.pbm")
+        let yaml = try String(contentsOf: root.appendingPathComponent("examples/two-vms.yaml"), encoding: .utf8)
+        let platform = try RunningPlatform(name: "demo", yaml: yaml, directory: dir)
+        defer { platform.stop() }
+
+        var url = ""
+        #expect(platform.wait(60) {
+            url = platform.upLog.components(separatedBy: "web view of the displays: ").dropFirst().first?.prefix { !$0.isNewline }.description ?? ""
+            return !url.isEmpty
+        }, "avp up did not announce its web view:\n\(platform.upLog.suffix(2000))")
+        try #require(url.hasPrefix("http://127.0.0.1:"))
+
+        // Layers (examples/two-vms.yaml): cluster at [0, 0, 720, 480]; ivi at [560, 0, 720, 480],
+        // opacity 215, rounded corners (radius 48) masked. Each guest fills its screen with a colour of its own.
+        let clusterOnly = (200, 300), iviOnly = (1000, 300), overlap = (640, 300)
+        let iviMaskedCornerOverCluster = (561, 1), iviMaskedCornerOverNothing = (1279, 0)
+        let points = [clusterOnly, iviOnly, overlap, iviMaskedCornerOverCluster, iviMaskedCornerOverNothing]
+        let shot = dir + "/web.png"
+        var seen: [[Int]] = []
+        func bothShown() -> Bool {
+            guard (try? HeadlessBrowser.screenshot(url + "view/cockpit", width: 1280, height: 480, to: shot)) != nil,
+                  let pixels = try? PNGPixels.pixels(of: shot, at: points), pixels.allSatisfy({ $0.count == 3 }) else { return false }
+            seen = pixels
+            let black = [0, 0, 0]
+            // Both VMs drew (not black), in colours of their own; the overlap is neither alone;
+            // the mask shows the cluster in one corner of ivi and nothing in the other.
+            return pixels[0] != black && pixels[1] != black && pixels[0] != pixels[1]
+                && pixels[2] != pixels[0] && pixels[2] != pixels[1]
+                && pixels[3] == pixels[0] && pixels[4] == black
+        }
+        #expect(platform.wait(120, bothShown),
+                "web view pixels \(seen) at \(points); gpu server log:\n\(platform.logs("server-gpu.log").suffix(1500))\nup log:\n\(platform.upLog.suffix(1500))")
+        // The web view shows what the compositor composed.
+        let composed = try PNGPixels.pixels(of: platform.stateDirectory + "/demo/logs/display-cockpit.png", at: points)
+        #expect(zip(composed, seen).allSatisfy { a, b in a.count == 3 && zip(a, b).allSatisfy { abs($0 - $1) <= 2 } } && composed.count == seen.count,
+                "composed \(composed), web view \(seen)")
+        let (code, status) = try platform.avp(["status", platform.file])
+        #expect(code == 0 && status.contains("web view of the displays: \(url)") && status.contains("display cockpit: "), "\(status)")
+    }
+}
