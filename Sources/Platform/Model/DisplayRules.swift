@@ -15,9 +15,13 @@ struct DisplayRules {
             let at = "displays[\(d)]"
             if !names.insert(spec.name).inserted { rules.report.error(at + ".name", "a display named '\(spec.name)' is already declared", fix: "give each display its own name") }
             guard let mode = mode(spec, at: at, report: &rules.report) else { continue }
+            if let vm = spec.vm, spec.layers != nil {
+                rules.report.error(at + ".vm", "display '\(spec.name)' is given wholly to VM '\(vm)', so no other layer may share it",
+                                   fix: "remove 'layers', or give '\(vm)' a layer among them instead of 'vm'")
+                continue
+            }
             var layers: [Platform.Layer] = []
-            for (l, layer) in (spec.layers ?? []).enumerated() {
-                let lat = "\(at).layers[\(l)]"
+            for (lat, layer) in spec.effectiveLayers(at: at) {
                 var destination = GpuRect.whole(width: mode.width, height: mode.height)
                 if let numbers = layer.at {
                     guard let rect = rectangle(numbers), !rect.isEmpty, rect.fits(width: mode.width, height: mode.height) else {
@@ -61,14 +65,15 @@ struct DisplayRules {
     /// Every layer names a VM of the platform that has a GPU device.
     static func checkVMs(_ specs: [DisplaySpec], vms: [Platform.VM], report: inout DiagnosticReport) {
         for (d, spec) in specs.enumerated() {
-            for (l, layer) in (spec.layers ?? []).enumerated() {
+            for (path, layer) in spec.effectiveLayers(at: "displays[\(d)]") {
+                let at = path + ".vm"
                 guard let vm = vms.first(where: { $0.name == layer.vm }) else {
-                    report.error("displays[\(d)].layers[\(l)].vm", "\(UserText.quoted(layer.vm)) is not a VM of this platform",
+                    report.error(at, "\(UserText.quoted(layer.vm)) is not a VM of this platform",
                                  fix: "use one of: \(vms.map(\.name).joined(separator: ", "))")
                     continue
                 }
                 if !vm.devices.contains(where: { $0.kind == .gpu }) {
-                    report.error("displays[\(d)].layers[\(l)].vm", "VM '\(vm.name)' has no gpu device", fix: "add '- type: gpu' to its devices")
+                    report.error(at, "VM '\(vm.name)' has no gpu device", fix: "add '- type: gpu' to its devices")
                 }
             }
         }

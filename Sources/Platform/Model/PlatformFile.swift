@@ -36,8 +36,18 @@ public struct DisplaySpec: Decodable, Sendable, Equatable {
     public var mode: String
     /// Physical size in millimetres, "293x165".
     public var size: String
+    /// The display given wholly to this VM ({AVPS-v2.0-26}, {AVPS-v2.0-27}): one layer, the
+    /// whole display, and no other layer may share it.
+    public var vm: String?
     /// Bottom to top.
     public var layers: [LayerSpec]?
+
+    /// The layers as given, or the one layer of an exclusive `vm`, each with the path its
+    /// fields are reported under (the display's own for `vm`, whose only field is `vm`).
+    func effectiveLayers(at display: String) -> [(path: String, layer: LayerSpec)] {
+        if let vm { return [(display, LayerSpec(vm: vm))] }
+        return (layers ?? []).enumerated().map { ("\(display).layers[\($0.offset)]", $0.element) }
+    }
 }
 
 /// One VM scanout on a display.
@@ -53,6 +63,8 @@ public struct LayerSpec: Decodable, Sendable, Equatable {
     /// Rectangles (x, y, width, height in the layer) whose pixels must reach the display
     /// unchanged (AVPS §2.8.4): checked with a CRC on every composed frame.
     public var safety: [[WholeNumber]]?
+
+    init(vm: String) { self.vm = vm }
 }
 
 /// VM pairs allowed to open vsock connections to each other (both directions).

@@ -75,6 +75,7 @@ public enum PlatformSchema {
                     ("name", .string("Display name (avp screenshot, the web view).", pattern: namePattern)),
                     ("mode", .string("WIDTHxHEIGHT or WIDTHxHEIGHT@HZ, e.g. 1920x1080@60.", pattern: "^[0-9]+x[0-9]+(@[0-9]+)?$")),
                     ("size", .string("Physical size WIDTHxHEIGHT in millimetres, e.g. 293x165.", pattern: "^[0-9]+x[0-9]+$")),
+                    ("vm", .string("The VM this display is given to wholly (AVPS-v2.0-26/27): no layers then.", pattern: namePattern)),
                     ("layers", .array("VM scanouts on this display, bottom to top; each is one scanout of its VM's GPU.", items: .object(
                         "A layer.",
                         properties: [
