@@ -26,27 +26,7 @@ import Testing
               - {name: cluster, machine: microvm, memory: 512M, devices: [{type: entropy}, {type: gpu}, {type: console}]}
             """, directory: dir)
         defer { platform.stop() }
-        // Each guest fills its whole scanout with one grey: cluster 0x40 (640x480), ivi 0xC0 (320x240).
-        for (vm, grey) in [("cluster", "100"), ("ivi", "300")] {
-            let out = try platform.consoleRun(vm, """
-                echo 0 > /sys/class/graphics/fbcon/cursor_blink; s=$(cat /sys/class/graphics/fb0/virtual_size); \
-                head -c $((${s%,*}*${s#*,}*4)) /dev/zero | tr '\\000' '\\\(grey)' > /tmp/f; cat /tmp/f > /dev/fb0; echo drawn-$((6*7)) $s
-                """, expect: "drawn-42", attempts: 30)
-            #expect(out.contains("drawn-42"), "\(vm):\n\(out.suffix(1500))")
-        }
-        let composed = platform.stateDirectory + "/cockpit/logs/display-cockpit.png"
-        let points = [(10, 10), (639, 239), (319, 479), (320, 240), (639, 479), (480, 360)]
-        let expected = [[0x40], [0x40], [0x40], [0x80], [0x80], [0x80]]
-        func matches(_ seen: [[Int]]) -> Bool {
-            seen.count == points.count && zip(seen, expected).allSatisfy { px, want in px.count == 3 && px.allSatisfy { abs($0 - want[0]) <= 1 } }
-        }
-        var seen: [[Int]] = []
-        _ = platform.wait(60) {
-            seen = (try? PNGPixels.pixels(of: composed, at: points)) ?? []
-            return matches(seen)
-        }
-        #expect(matches(seen),
-                "composed pixels \(seen); gpu server log:\n\(platform.logs("server-gpu.log").suffix(2000))")
+        try drawAndCheckTheComposition(platform)
         // The screenshot command writes the same picture.
         let shot = dir + "/shot.png"
         let (status, output) = try platform.avp(["screenshot", platform.file, "cockpit", shot])
@@ -77,6 +57,51 @@ import Testing
         #expect(statusText.contains("web view of the displays: http://127.0.0.1:"), "\(statusText)")
         try webViewShowsTheComposedFrame(platform, dir: dir)
         try hostChangesThePolicy(platform)
+        try aRestartedGpuServerRestartsItsVMs(platform)
+    }
+
+    /// Each guest fills its whole scanout with one grey: cluster 0x40 (640x480), ivi 0xC0
+    /// (320x240); the composed display shows them under the platform file's policy.
+    func drawAndCheckTheComposition(_ platform: RunningPlatform) throws {
+        for (vm, grey) in [("cluster", "100"), ("ivi", "300")] {
+            let out = try platform.consoleRun(vm, """
+                echo 0 > /sys/class/graphics/fbcon/cursor_blink; s=$(cat /sys/class/graphics/fb0/virtual_size); \
+                head -c $((${s%,*}*${s#*,}*4)) /dev/zero | tr '\\000' '\\\(grey)' > /tmp/f; cat /tmp/f > /dev/fb0; echo drawn-$((6*7)) $s
+                """, expect: "drawn-42", attempts: 30)
+            #expect(out.contains("drawn-42"), "\(vm):\n\(out.suffix(1500))")
+        }
+        let composed = platform.stateDirectory + "/cockpit/logs/display-cockpit.png"
+        let points = [(10, 10), (639, 239), (319, 479), (320, 240), (639, 479), (480, 360)]
+        let expected = [[0x40], [0x40], [0x40], [0x80], [0x80], [0x80]]
+        func matches(_ seen: [[Int]]) -> Bool {
+            seen.count == points.count && zip(seen, expected).allSatisfy { px, want in px.count == 3 && px.allSatisfy { abs($0 - want[0]) <= 1 } }
+        }
+        var seen: [[Int]] = []
+        _ = platform.wait(60) {
+            seen = (try? PNGPixels.pixels(of: composed, at: points)) ?? []
+            return matches(seen)
+        }
+        #expect(matches(seen),
+                "composed pixels \(seen); gpu server log:\n\(platform.logs("server-gpu.log").suffix(2000))")
+    }
+
+    /// QEMU's vhost-user-gpu does not reconnect: when the GPU server dies, the supervisor
+    /// restarts it and the VMs that use it, and the display works again with the platform
+    /// file's policy (run-time changes last until the server restarts).
+    func aRestartedGpuServerRestartsItsVMs(_ platform: RunningPlatform) throws {
+        let before = try #require(platform.status)
+        let gpu = try #require(before.servers.first { $0.name == "gpu" }?.pid)
+        let vmRestarts = Dictionary(uniqueKeysWithValues: before.vms.map { ($0.name, $0.restarts) })
+        kill(gpu, SIGKILL)
+        #expect(platform.wait(60) {
+            guard let now = platform.status else { return false }
+            return now.vms.allSatisfy { $0.restarts > vmRestarts[$0.name, default: 0] && $0.state == "running" }
+                && now.servers.first { $0.name == "gpu" }.map { $0.state == "running" && $0.pid != gpu } == true
+        }, "\(String(describing: platform.status)); up log:\n\(platform.upLog.suffix(2000))")
+        #expect(platform.upLog.contains("VM ivi: restarting with server gpu"), "\(platform.upLog.suffix(2000))")
+        // The new server's pictures, not the old one's: the guests draw on their new devices.
+        try FileManager.default.removeItem(atPath: platform.stateDirectory + "/cockpit/logs/display-cockpit.png")
+        try drawAndCheckTheComposition(platform)
     }
 
     /// `avp up` serves the web view: a headless browser's screenshot of the display's page is

@@ -41,6 +41,7 @@ enum GpuKind: DeviceKindDefinition {
             $0.vm.append(vm)
             $0.scanout += scanouts
         }
+        plan.restartingVMs(withServer: serverName(slot), because: "QEMU's vhost-user-gpu does not reconnect to a restarted back end")
         plan.vm.command.vhostUserDevices.append(.init(model: .gpu, socketPath: socket, id: slot.id(kind)))
     }
 

@@ -50,6 +50,12 @@ struct PlanBuilder {
         servers[index].options = options
     }
 
+    /// Marks server `name` as one whose front ends cannot reconnect (see `RestartEffect`).
+    mutating func restartingVMs(withServer name: String, because reason: String) {
+        guard let index = servers.firstIndex(where: { $0.name == name }) else { return }
+        servers[index].onRestart = .restartsVMs(reason: reason)
+    }
+
     /// A vhost-user device whose server connects to the VM's socket: a server for this
     /// device alone, or the shared server it refers to (one socket per VM, one process).
     mutating func vhostUserDevice<Options: EndpointServeOptions>(_ slot: DeviceSlot<some Sendable>, kind: DeviceKind,

@@ -14,9 +14,19 @@ public struct PlatformPlan: Sendable {
         /// connect to their VMs' sockets instead and list none.
         public var sockets: [String]
         public var logPath: String
+        /// What a restart of this server means for its VMs: QEMU reconnects to most device
+        /// servers, but not to every one (its vhost-user-gpu cannot), and those VMs are
+        /// restarted with the server.
+        public var onRestart: RestartEffect = .frontEndsReconnect
 
         /// Arguments after the `avp` executable.
         public var arguments: [String] { options.commandLine }
+    }
+
+    public enum RestartEffect: Sendable, Equatable {
+        case frontEndsReconnect
+        /// The VMs depending on the server are restarted; the reason is logged.
+        case restartsVMs(reason: String)
     }
 
     public struct VMLaunch: Sendable {

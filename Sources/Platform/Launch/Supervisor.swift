@@ -32,6 +32,8 @@ public final class Supervisor: @unchecked Sendable {
         var lastExit: Int32?
         var state = "starting"
         var restartAt: Date?
+        /// Stopped by the supervisor to restart it with a server: restarted whatever its policy.
+        var restartWithServer = false
         init(name: String, kind: String) {
             self.name = name
             self.kind = kind
@@ -118,6 +120,7 @@ public final class Supervisor: @unchecked Sendable {
             // QEMU's vhost-user chardevs reconnect once the socket is back.
             child.restartAt = Date().addingTimeInterval(child.restarts == 0 ? 0 : backoff(child))
             logger.warning("server \(launch.name) exited (\(describe(process))); restarting")
+            if case let .restartsVMs(reason) = launch.onRestart { restartVMs(using: launch.name, because: reason) }
         }
         if let at = child.restartAt, Date() >= at {
             child.restartAt = nil
@@ -126,15 +129,28 @@ public final class Supervisor: @unchecked Sendable {
         }
     }
 
+    /// Stops every running VM that depends on `server`; `superviseVM` starts it again once it
+    /// has exited (after the server, which restarts at once).
+    private func restartVMs(using server: String, because reason: String) {
+        for (i, child) in vms.enumerated() where plan.vms[i].servers.contains(server) {
+            guard let process = child.process else { continue }
+            logger.warning("VM \(child.name): restarting with server \(server) (\(reason))")
+            child.restartWithServer = true
+            process.signal(SIGTERM)
+        }
+    }
+
     private func superviseVM(_ child: Child, _ launch: PlatformPlan.VMLaunch) {
         if let process = child.process, !process.isRunning {
             let clean = process.exitedCleanly
             child.lastExit = process.exitCode
             child.process = nil
-            let again = launch.restart == .always || (launch.restart == .onFailure && !clean)
+            let withServer = child.restartWithServer
+            let again = withServer || launch.restart == .always || (launch.restart == .onFailure && !clean)
+            child.restartWithServer = false
             child.state = again ? "restarting" : (clean ? "powered off" : "failed")
             child.restartAt = again ? Date().addingTimeInterval(backoff(child)) : nil
-            logger.notice("VM \(launch.name) exited (\(describe(process)))\(again ? "; restarting (\(launch.restart.rawValue))" : "")")
+            logger.notice("VM \(launch.name) exited (\(describe(process)))\(again ? "; restarting (\(withServer ? "with its server" : launch.restart.rawValue))" : "")")
         }
         if let at = child.restartAt, Date() >= at {
             child.restartAt = nil
