@@ -35,11 +35,7 @@ struct DisplayCommand: ParsableCommand {
 
     func run() throws {
         let platform = try platformFile.load(quietWarnings: true, checkingFiles: false)
-        guard platform.displays.contains(where: { $0.name == display }) else {
-            let names = platform.displays.map(\.name)
-            throw CommandFailure("no display named \(UserText.quoted(display)) in \(UserText.shortened(platformFile.file, limit: 200))"
-                                 + (names.isEmpty ? "; it has no displays" : "; its displays: \(names.joined(separator: ", "))"))
-        }
+        try platformFile.requireDisplay(display, in: platform)
         let client = try DisplayControlClient(path: StateDirectory.default(for: platform).displayControlSocket, file: platformFile.file)
         var summary = try client.ask(.show(display: display))
         if let layer {

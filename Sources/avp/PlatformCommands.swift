@@ -31,6 +31,14 @@ struct PlatformFileArgument: ParsableArguments {
                        + platform.vms.map(\.name).joined(separator: ", "))
     }
 
+    /// Throws "no display named 'x' in FILE; its displays: a, b" unless `platform` has `name`.
+    func requireDisplay(_ name: String, in platform: Platform) throws {
+        guard !platform.displays.contains(where: { $0.name == name }) else { return }
+        let names = platform.displays.map(\.name)
+        throw CommandFailure("no display named \(UserText.quoted(name)) in \(UserText.shortened(file, limit: 200))"
+                             + (names.isEmpty ? "; it has no displays" : "; its displays: \(names.joined(separator: ", "))"))
+    }
+
     func plan(_ platform: Platform, qemu: String = "qemu-system-x86_64", webViewPort: UInt16? = 0) throws -> PlatformPlan {
         let image = GuestImage.default
         return try PlatformPlan(platform: platform, qemu: qemu,

@@ -14,11 +14,7 @@ struct Screenshot: ParsableCommand {
 
     func run() throws {
         let platform = try platformFile.load(quietWarnings: true, checkingFiles: false)
-        guard platform.displays.contains(where: { $0.name == display }) else {
-            let names = platform.displays.map(\.name)
-            throw CommandFailure("no display named \(UserText.quoted(display)) in \(UserText.shortened(platformFile.file, limit: 200))"
-                                 + (names.isEmpty ? "; it has no displays" : "; its displays: \(names.joined(separator: ", "))"))
-        }
+        try platformFile.requireDisplay(display, in: platform)
         try OutputFile.checkDirectory(of: output)
         let source = ScanoutSnapshots.path(ofDisplay: display, in: StateDirectory.default(for: platform).logDirectory)
         guard let bytes = FileManager.default.contents(atPath: source) else {

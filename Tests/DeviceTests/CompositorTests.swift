@@ -84,15 +84,20 @@ import Testing
     @Test func maskedPixelsShowTheLowerLayer() throws {
         // 1-bit mask: B shows only in the right half of its rectangle and on its top row.
         let mask = try AlphaMask(width: 40, height: 30, alpha: (0..<30).flatMap { y in (0..<40).map { x in x >= 20 || y == 0 ? 255 : 0 } })
-        let (compositor, _) = try Self.twoLayers(b: LayerPolicy(source: Self.b, destination: Self.rectB, mask: mask))
+        try Self.expectB(masked: mask) { x, y in mask.alpha[(y - 10) * 40 + (x - 20)] == 255 }
+    }
+
+    /// Composes B over A with `mask` and expects, within B's rectangle, B where `shown(x, y)`
+    /// (display coordinates) and whatever is below elsewhere.
+    static func expectB(masked mask: AlphaMask, shown: (Int, Int) -> Bool) throws {
+        let (compositor, _) = try twoLayers(b: LayerPolicy(source: b, destination: rectB, mask: mask))
         defer { compositor.stop() }
         compositor.compose("main")
         let out = compositor.outputs["main"]!.snapshot()
         for y in 10..<40 {
             for x in 20..<60 {
-                let shown = mask.alpha[(y - 10) * 40 + (x - 20)] == 255
-                let below: [UInt8] = Self.inside(Self.rectA, x, y) ? Self.patternA(x, y) : [0, 0, 0, 0]
-                #expect(Self.pixel(out, x, y) == (shown ? Self.patternB(x - 20, y - 10) : below), "pixel \(x),\(y)")
+                let below: [UInt8] = inside(rectA, x, y) ? patternA(x, y) : [0, 0, 0, 0]
+                #expect(pixel(out, x, y) == (shown(x, y) ? patternB(x - 20, y - 10) : below), "pixel \(x),\(y)")
             }
         }
     }
@@ -102,16 +107,7 @@ import Testing
         // 40 pixels a row, 5 bytes: the left 20 pixels black (bits 1), the right 20 white.
         let row: [UInt8] = [0xFF, 0xFF, 0xF0, 0x00, 0x00]
         let mask = try MaskImage.parse(Array("P4\n# layer B\n40 30\n".utf8) + (0..<30).flatMap { _ in row })
-        let (compositor, _) = try Self.twoLayers(b: LayerPolicy(source: Self.b, destination: Self.rectB, mask: mask))
-        defer { compositor.stop() }
-        compositor.compose("main")
-        let out = compositor.outputs["main"]!.snapshot()
-        for y in 10..<40 {
-            for x in 20..<60 {
-                let below: [UInt8] = Self.inside(Self.rectA, x, y) ? Self.patternA(x, y) : [0, 0, 0, 0]
-                #expect(Self.pixel(out, x, y) == (x >= 40 ? Self.patternB(x - 20, y - 10) : below), "pixel \(x),\(y)")
-            }
-        }
+        try Self.expectB(masked: mask) { x, _ in x >= 40 }
     }
 
     @Test func alphaBlendingWithinOneOfExact() throws {
