@@ -117,6 +117,27 @@ import Testing
         }
     }
 
+    @Test("display and screenshot: an unknown display lists the ones there are; a platform that is down is named as such")
+    func displaysOfAPlatformThatIsDown() throws {
+        for command in [["display", file, "main"], ["screenshot", file, "main", s.directory + "/x.png"]] {
+            let run = try AVPExecutable.run(command, environment: environment)
+            #expect(run.status == 1 && run.standardError == "Error: no display named 'main' in \(file); it has no displays\n", "\(run.output)")
+        }
+        let shown = s.directory + "/shown.yaml"
+        try """
+            profile: development
+            displays: [{name: main, mode: 640x480, size: 160x120, vm: ivi}]
+            vms: [{name: ivi, kernel: vmlinuz, initrd: initrd, devices: [{type: gpu}]}]
+            """.write(toFile: shown, atomically: true, encoding: .utf8)
+        let down = try AVPExecutable.run(["display", shown, "main", "--layer", "ivi", "--opacity", "9"], environment: environment)
+        #expect(down.status == 1 && down.standardError.contains("control socket") && down.standardError.contains("is the platform up? (avp status \(shown))"),
+                "\(down.output)")
+        let twoChanges = try AVPExecutable.run(["display", shown, "main", "--layer", "0", "--opacity", "9", "--move", "0,0"], environment: environment)
+        #expect(twoChanges.status != 0 && twoChanges.standardError.contains("give one change at a time"), "\(twoChanges.output)")
+        let exclusive = try AVPExecutable.run(["up", shown, "--web-port", "8080", "--no-web-view"], environment: environment)
+        #expect(exclusive.status != 0 && exclusive.standardError.contains("--web-port and --no-web-view exclude each other"), "\(exclusive.output)")
+    }
+
     @Test("--output into a missing directory is one clean line, for every command that writes a file")
     func outputIntoMissingDirectories() throws {
         let missing = s.directory + "/no/such/dir"
