@@ -88,7 +88,7 @@ struct Up: ParsableCommand {
         }
         let avp = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         if dryRun {
-            for s in plan.servers { print("server \(s.name): \(([avp] + s.arguments).joined(separator: " "))") }
+            for s in plan.servers { print("server \(s.name): \(([avp] + s.arguments).map(Self.quote).joined(separator: " "))") }
             for v in plan.vms { print("vm \(v.name): \(([v.command.qemu] + v.command.arguments).map(Self.quote).joined(separator: " "))") }
             return
         }

@@ -78,8 +78,11 @@ struct ServeGpu: ParsableCommand {
     private func webView(of compositor: Compositor, policies: [DisplayPolicy], logger: Logger) throws -> WebView? {
         guard let port = options.webPort else { return nil }
         let displays = policies.compactMap { p in compositor.outputs[p.name].map { (name: p.name, frame: $0) } }
+        let targets = Dictionary(options.touch.map { ($0.vm, TouchEventsClient(path: $0.events, logger: logger) as TouchTarget) },
+                                 uniquingKeysWith: { first, _ in first })
+        let touches = targets.isEmpty ? nil : TouchRouter(compositor: compositor, targets: targets)
         let web = try WebView(port: port, title: "AVP displays", displays: displays,
-                              statistics: { compositor.statistics }, logger: logger)
+                              statistics: { compositor.statistics }, touches: touches, logger: logger)
         compositor.addOutput(web)
         logger.notice("web view of the displays: \(web.url)")
         if let file = options.webURLFile {

@@ -6,7 +6,7 @@ import Testing
 /// The demo platform as shipped (`make demo`: examples/two-vms.yaml): both VMs come up and
 /// are shown on the one cockpit display, in the web view `avp up` announces.
 @Suite(.serialized) struct DemoPlatformInRealGuests {
-    @Test("examples/two-vms.yaml: both VMs on the cockpit display, in the web view: cluster left, ivi right over it, ivi's masked corners showing what is below")
+    @Test("examples/two-vms.yaml: both VMs on the cockpit display, in the web view: cluster left, ivi right over it, ivi's masked corners showing what is below; a touch there reaches ivi")
     func bothVMsOnOneDisplayInTheWebView() throws {
         try GuestHarness.checkPrerequisites()
         try #require(HeadlessBrowser.executable != nil, "chromium is missing: scripts/host-setup installs it")
@@ -52,5 +52,30 @@ import Testing
                 "composed \(composed), web view \(seen)")
         let (code, status) = try platform.avp(["status", platform.file])
         #expect(code == 0 && status.contains("web view of the displays: \(url)") && status.contains("display cockpit: "), "\(status)")
+        try touchReachesTheVMUnderIt(platform, url: url)
+    }
+
+    /// A touch on the web view at a point of ivi's layer (560, 0 on the display) reaches ivi's
+    /// touchscreen in its own pixels: the guest's evdev reader sees ABS_X 440, ABS_Y 300.
+    func touchReachesTheVMUnderIt(_ platform: RunningPlatform, url: String) throws {
+        let armed = try platform.consoleRun("ivi", """
+            modprobe evdev 2>/dev/null; for d in /sys/class/input/input*; do [ "$(cat $d/name)" = "AVP touch" ] && n=$(ls -d $d/event* | head -n 1); done; \
+            rm -f /tmp/ev; (timeout 60 dd if=/dev/input/${n##*/} of=/tmp/ev bs=24 count=8 2>/dev/null &); sleep 1; echo armed-$((3*11)) ${n##*/}
+            """, expect: "armed-33", attempts: 10)
+        #expect(armed.contains("armed-33 event"), "\(armed.suffix(1000))")
+        let port = try #require(UInt16(url.split(separator: ":").last!.filter(\.isNumber)))
+        let page = try LoopbackHTTP.get(port: port, "/view/cockpit").text
+        let token = try #require(page.components(separatedBy: "data-token=\"").dropFirst().first?.prefix(32)).description
+        for line in ["touch 1000 300 0", "release 0"] {
+            let request = "POST /touch/cockpit HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nX-AVP-Token: \(token)\r\nContent-Length: \(line.count)\r\n\r\n\(line)"
+            let response = try LoopbackHTTP.send(port: port, Array(request.utf8))
+            #expect(response.status == 200 && response.text.hasPrefix("ivi: touch 440 300") || line.hasPrefix("release"), "\(line): \(response.text)")
+        }
+        var seen = ""
+        #expect(platform.wait(30) {
+            seen = (try? platform.consoleRun("ivi", "od -An -v -t d4 -w24 /tmp/ev | while read a b c d t v; do echo \"ev=$((t & 65535)),$((t >> 16)),$v\"; done; echo read-$((4*4))",
+                                             expect: "read-16")) ?? ""
+            return seen.contains("ev=3,0,440") && seen.contains("ev=3,1,300")
+        }, "guest events:\n\(seen.suffix(1500))\ninput server:\n\(platform.logs("server-ivi-input5.log").suffix(1000))")
     }
 }

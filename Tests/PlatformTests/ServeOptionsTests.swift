@@ -103,12 +103,14 @@ extension ServeOptionsRoundTrips {
         let mask = try AlphaMask(width: 64, height: 48, alpha: (0..<64 * 48).map { $0 % 64 < 32 ? 255 : 0 })
         #expect(FileManager.default.createFile(atPath: maskPath, contents: Data(MaskImage.pbm(mask))))
         let top = LayerPolicy(source: ScanoutSource(vm: "ivi", scanout: 1), destination: GpuRect(x: 8, y: 8, width: 64, height: 48))
-        let platform = GpuServeOptions(vms: [GpuVMOption(name: "ivi", endpoint: .connect("/s/gpu-ivi.sock"))],
+        var platform = GpuServeOptions(vms: [GpuVMOption(name: "ivi", endpoint: .connect("/s/gpu-ivi.sock"))],
                                        scanouts: [.scanout(vm: "ivi", mode: mode)], displays: [.display(name: "main", mode: mode)],
                                        layers: [GpuLayerOption(display: "main", layer: layer), GpuLayerOption(display: "main", layer: top, mask: maskPath)],
-                                       stats: "/l/gpu.json", snapshots: "/l")
+                                       stats: "/l/gpu.json", snapshots: "/l", web: (port: 0, urlFile: "/l/web.url"), control: "/s/gpu-control.sock")
+        platform.touch = [GpuTouchOption(vm: "ivi", events: "/s/input-ivi.events")]
         let parsed = try GpuServeOptions.parse(platform.arguments)
         #expect(parsed.arguments == platform.arguments && parsed.layer == platform.layer && parsed.stats == "/l/gpu.json")
+        #expect(parsed.webPort == 0 && parsed.webURLFile == "/l/web.url" && parsed.control == "/s/gpu-control.sock" && parsed.touch == platform.touch)
         #expect(parsed.layer.map(\.mask) == [nil, maskPath])
         var masked = top
         masked.mask = mask

@@ -149,3 +149,20 @@ public enum DisplayPolicyError: Error, Sendable, Equatable, CustomStringConverti
         }
     }
 }
+
+extension DisplayPolicy {
+    /// What a person touching the display at (x, y) touches: the topmost layer there that
+    /// shows (opacity and mask above 0), with the point in that layer's own coordinates (its
+    /// scanout's pixels). Nil outside every layer that shows.
+    public func layer(at x: Int, _ y: Int) -> (index: Int, source: ScanoutSource, x: Int, y: Int)? {
+        for (index, layer) in layers.enumerated().reversed() where layer.opacity > 0 {
+            let d = layer.destination
+            let lx = x - Int(d.x), ly = y - Int(d.y)
+            guard (0..<Int(d.width)).contains(lx), (0..<Int(d.height)).contains(ly) else { continue }
+            // `validate` makes a mask its layer's size; a policy that skipped it is not trusted.
+            if let mask = layer.mask, lx >= mask.width || ly >= mask.height || mask.alpha[ly * mask.width + lx] == 0 { continue }
+            return (index, layer.source, lx, ly)
+        }
+        return nil
+    }
+}

@@ -40,6 +40,10 @@ enum GpuKind: DeviceKindDefinition {
         }) {
             $0.vm.append(vm)
             $0.scanout += scanouts
+            // The web view's touches on this VM's layers go to its touchscreen, if it has one.
+            if web != nil, platform.vms.first(where: { $0.name == slot.vm })?.devices.contains(where: { $0.kind == .input }) == true {
+                $0.touch.append(GpuTouchOption(vm: slot.vm, events: state.touchEventsSocket(vm: slot.vm)))
+            }
         }
         plan.restartingVMs(withServer: serverName(slot), because: "QEMU's vhost-user-gpu does not reconnect to a restarted back end")
         plan.vm.command.vhostUserDevices.append(.init(model: .gpu, socketPath: socket, id: slot.id(kind)))

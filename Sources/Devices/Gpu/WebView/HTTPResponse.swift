@@ -2,8 +2,10 @@
 public enum HTTPStatus: Int, Sendable {
     case ok = 200
     case badRequest = 400
+    case forbidden = 403
     case notFound = 404
     case methodNotAllowed = 405
+    case misdirected = 421
     case headerTooLarge = 431
     case serviceUnavailable = 503
     case versionNotSupported = 505
@@ -12,6 +14,8 @@ public enum HTTPStatus: Int, Sendable {
         switch self {
         case .ok: "OK"
         case .badRequest: "Bad Request"
+        case .forbidden: "Forbidden"
+        case .misdirected: "Misdirected Request"
         case .notFound: "Not Found"
         case .methodNotAllowed: "Method Not Allowed"
         case .headerTooLarge: "Request Header Fields Too Large"

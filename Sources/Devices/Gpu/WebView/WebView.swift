@@ -6,14 +6,20 @@ import Virtio
 
 /// A display sink a person looks at with a browser: a local web page with every composed
 /// display live (AVPS 2.8: the cockpit as the platform composes it), served on 127.0.0.1
-/// only. Read-only on purpose: a page on any site the person visits can make the browser
-/// send requests to localhost, so nothing here changes the policy (`avp display` does,
-/// through the GPU server's control socket, whose file permissions keep others out).
+/// only, and the person's touches on it routed to the VMs (`TouchRouter`).
+///
+/// A page on any site the person visits can make the browser send requests to localhost, so:
+/// nothing here changes the policy (`avp display` does, through the GPU server's control
+/// socket, whose file permissions keep others out); every request must name this server in
+/// its Host header (a rebinding DNS name reaching 127.0.0.1 is refused); and a touch must
+/// carry the token of this run, which only pages of this server hold, in a header that
+/// makes a browser ask first (CORS preflight), which this server never grants.
 ///
 /// Pages: `/` (every display, with its safety checks), `/view/NAME` (one display alone at
 /// the page's top left, for kiosks and screenshots), `/display/NAME.png[?after=G]` (the
 /// composed frame; with `after`, waits until a frame newer than generation G exists, at most
-/// `longPollSeconds`), `/displays.json`.
+/// `longPollSeconds`), `/displays.json`; `POST /touch/NAME` with one `TouchLine` in the
+/// display's pixels.
 ///
 /// One thread accepts; each connection gets its own short-lived thread (at most
 /// `maxConnections`), blocking I/O with timeouts, one request each. A frame is encoded once
@@ -21,6 +27,8 @@ import Virtio
 public final class WebView: DisplaySink, @unchecked Sendable {
     public static let maxConnections = 16
     public static let longPollSeconds = 20.0
+    /// The header a touch carries this run's token in.
+    public static let tokenHeader = "x-avp-token"
 
     public let port: UInt16
     public var url: String { "http://127.0.0.1:\(port)/" }
@@ -30,6 +38,9 @@ public final class WebView: DisplaySink, @unchecked Sendable {
     private let names: [String]
     private let displays: [String: Display]
     private let statistics: (@Sendable () -> CompositorStatistics)?
+    private let touches: TouchRouter?
+    /// Random per run: what a touch must carry (pages of this server embed it).
+    public let token: String
     private let logger: Logger
     private let refused = Mutex(LogSampler(always: 4))
     private let connections = Atomic<Int>(0)
@@ -51,10 +62,13 @@ public final class WebView: DisplaySink, @unchecked Sendable {
     }
 
     /// Listens on 127.0.0.1:`port` (0: any free port; `port` tells which) for `displays`,
-    /// in the order given; `statistics` adds the safety checks to the page.
+    /// in the order given; `statistics` adds the safety checks to the page; `touches` takes
+    /// the person's touches (none without it).
     public init(port: UInt16, title: String, displays: [(name: String, frame: ScanoutFrame)],
-                statistics: (@Sendable () -> CompositorStatistics)? = nil, logger: Logger) throws(Errno) {
+                statistics: (@Sendable () -> CompositorStatistics)? = nil, touches: TouchRouter? = nil, logger: Logger) throws(Errno) {
         listener = try LoopbackListener(port: port)
+        token = try SystemRandom.bytes(16).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+        self.touches = touches
         self.port = listener.port
         self.title = title
         names = displays.map(\.name)
@@ -118,7 +132,16 @@ public final class WebView: DisplaySink, @unchecked Sendable {
         do {
             let head = try HTTPRequestHead(parsing: received[..<(end ?? received.count)])
             headOnly = head.method == "HEAD"
-            response = respond(to: head)
+            var body = Array(received[(end ?? received.count)...])
+            if let length = head.headers["content-length"].flatMap({ Int($0) }), (0...Self.maxBody).contains(length) {
+                while body.count < length {
+                    let n = (try? buffer.withUnsafeMutableBytes { try connection.read(into: $0) }) ?? 0
+                    guard n > 0 else { return }
+                    body += buffer[..<n]
+                }
+                body = Array(body.prefix(length))
+            }
+            response = respond(to: head, body: body)
         } catch {
             if refused.withLock({ $0.record() }) { logger.notice("web view: refused a request: \(error)") }
             response = .text(error.status, error.description)
@@ -126,15 +149,26 @@ public final class WebView: DisplaySink, @unchecked Sendable {
         try? connection.sendAll(response.bytes(headOnly: headOnly))
     }
 
+    /// A touch line is short; a longer body is not read.
+    static let maxBody = 256
+
     /// The answer to one request (waits for a newer frame when asked to).
-    func respond(to head: HTTPRequestHead) -> HTTPResponse {
-        guard head.method == "GET" || head.method == "HEAD" else {
-            return HTTPResponse(status: .methodNotAllowed, contentType: "text/plain", extraHeaders: [("Allow", "GET, HEAD")],
-                                body: Array("the web view is read-only; change the policy with avp display\n".utf8))
+    func respond(to head: HTTPRequestHead, body: [UInt8] = []) -> HTTPResponse {
+        // DNS rebinding: a name of the attacker's that resolves to 127.0.0.1 would make its pages same-origin.
+        guard let host = head.headers["host"], host == "127.0.0.1:\(port)" || host == "localhost:\(port)" else {
+            return .text(.misdirected, "this view answers to 127.0.0.1:\(port) only")
         }
         let path = head.path
+        if head.method == "POST", path.hasPrefix("/touch/") {
+            return touch(String(path.dropFirst("/touch/".count)), head: head, body: body)
+        }
+        guard head.method == "GET" || head.method == "HEAD" else {
+            return HTTPResponse(status: .methodNotAllowed, contentType: "text/plain", extraHeaders: [("Allow", "GET, HEAD")],
+                                body: Array("the web view shows the displays and takes touches (POST /touch/NAME); the policy is changed with avp display\n".utf8))
+        }
         if path == "/" || path == "/index.html" {
-            return .init(status: .ok, contentType: "text/html; charset=utf-8", body: Array(WebViewPage.index(title: title, displays: pageDisplays).utf8))
+            return .init(status: .ok, contentType: "text/html; charset=utf-8",
+                         body: Array(WebViewPage.index(title: title, displays: pageDisplays, token: touchToken).utf8))
         }
         if path == "/displays.json" {
             return .init(status: .ok, contentType: "application/json", body: displaysJSON())
@@ -142,7 +176,7 @@ public final class WebView: DisplaySink, @unchecked Sendable {
         if path.hasPrefix("/view/") {
             let name = String(path.dropFirst("/view/".count))
             guard let page = pageDisplays.first(where: { $0.name == name }) else { return notFound(name) }
-            return .init(status: .ok, contentType: "text/html; charset=utf-8", body: Array(WebViewPage.single(title: title, display: page).utf8))
+            return .init(status: .ok, contentType: "text/html; charset=utf-8", body: Array(WebViewPage.single(title: title, display: page, token: touchToken).utf8))
         }
         if path.hasPrefix("/display/"), path.hasSuffix(".png") {
             let name = String(path.dropFirst("/display/".count).dropLast(".png".count))
@@ -155,6 +189,27 @@ public final class WebView: DisplaySink, @unchecked Sendable {
             return .init(status: .ok, contentType: "image/png", extraHeaders: [("X-Generation", String(generation))], body: png)
         }
         return .text(.notFound, "no page \(path); the displays are at /")
+    }
+
+    /// The token pages embed, nil when there is no touch input.
+    private var touchToken: String? { touches == nil ? nil : token }
+
+    /// `POST /touch/NAME`: one `TouchLine` in the display's pixels, routed to the VM under it.
+    private func touch(_ display: String, head: HTTPRequestHead, body: [UInt8]) -> HTTPResponse {
+        guard let touches else { return .text(.notFound, "this platform has no touch input (give its VMs '- type: input')") }
+        guard head.headers[Self.tokenHeader] == token else { return .text(.forbidden, "a touch needs this run's token (from the view's pages)") }
+        if let origin = head.headers["origin"], origin != "http://127.0.0.1:\(port)", origin != "http://localhost:\(port)" {
+            return .text(.forbidden, "touches come from this view's own pages only")
+        }
+        guard displays[display] != nil else { return notFound(display) }
+        let action: TouchAction?
+        do { action = try TouchLine.parse(body) } catch { return .text(.badRequest, "touch: \(error)") }
+        guard let action else { return .text(.badRequest, "touch: an empty line") }
+        switch touches.route(action, on: display) {
+        case let .delivered(vm, local): return .text(.ok, "\(vm): \(local)")
+        case .nowhere: return .text(.ok, "nothing to touch there")
+        case .unknownDisplay: return notFound(display)
+        }
     }
 
     private func notFound(_ display: String) -> HTTPResponse {

@@ -10,7 +10,8 @@ enum WebViewPage {
         var generation: UInt64
     }
 
-    static func index(title: String, displays: [Display]) -> String {
+    /// `token`: touches are taken (the pages send them with it), nil: look only.
+    static func index(title: String, displays: [Display], token: String?) -> String {
         let sections = displays.map { d in
             """
             <section><h2>\(html(d.name)) <small>\(d.width)×\(d.height)</small> <a href="/view/\(url(d.name))">alone</a></h2>
@@ -23,7 +24,7 @@ enum WebViewPage {
             h1{font-size:20px} h2{font-size:16px;margin:16px 0 6px} small{color:#9aa0a6;font-weight:normal} a{color:#8ab4f8}
             img{display:block;max-width:100%;border:1px solid #444;background:#000} .status{color:#9aa0a6;margin:4px 0}
             .bad{color:#f28b82}
-            </style></head><body><h1>\(html(title))</h1>
+            </style></head><body\(tokenAttribute(token))><h1>\(html(title))</h1>
             \(displays.isEmpty ? "<p>This platform has no displays.</p>" : sections)
             <script>\(script)
             async function safety(){for(;;){try{const r=await fetch('/displays.json',{cache:'no-store'});for(const d of await r.json()){
@@ -37,12 +38,16 @@ enum WebViewPage {
     }
 
     /// One display alone, unscaled at the top left, on black: what the display shows.
-    static func single(title: String, display: Display) -> String {
+    static func single(title: String, display: Display, token: String?) -> String {
         """
         <!doctype html><html><head><meta charset="utf-8"><title>\(html(display.name)) · \(html(title))</title>
         <style>html,body{margin:0;padding:0;background:#000;overflow:hidden} img{display:block}</style></head>
-        <body>\(image(display))<script>\(script)</script></body></html>
+        <body\(tokenAttribute(token))>\(image(display))<script>\(script)</script></body></html>
         """
+    }
+
+    private static func tokenAttribute(_ token: String?) -> String {
+        token.map { " data-token=\"\(html($0))\"" } ?? ""
     }
 
     private static func image(_ d: Display) -> String {
@@ -58,6 +63,19 @@ enum WebViewPage {
         const old=img.src;img.src=url;if(old.startsWith('blob:'))URL.revokeObjectURL(old);
         await new Promise(r=>setTimeout(r,100));}catch(e){await new Promise(r=>setTimeout(r,1000));}}}
         document.querySelectorAll('img.live').forEach(live);
+        const token=document.body.dataset.token;
+        let sending=Promise.resolve();
+        function touches(img){const contacts=new Map();img.draggable=false;img.style.touchAction='none';
+        const send=line=>{sending=sending.then(()=>fetch('/touch/'+encodeURIComponent(img.dataset.name),
+        {method:'POST',headers:{'X-AVP-Token':token},body:line}).catch(()=>{}));};
+        const at=e=>{const r=img.getBoundingClientRect();const w=img.naturalWidth||img.width,h=img.naturalHeight||img.height;
+        return [Math.max(0,Math.min(w-1,Math.floor((e.clientX-r.left)*w/r.width))),Math.max(0,Math.min(h-1,Math.floor((e.clientY-r.top)*h/r.height)))];};
+        img.addEventListener('pointerdown',e=>{const used=[...contacts.values()];const c=[0,1,2,3,4,5,6,7,8,9].find(k=>!used.includes(k));
+        if(c===undefined)return;contacts.set(e.pointerId,c);img.setPointerCapture(e.pointerId);const [x,y]=at(e);send('touch '+x+' '+y+' '+c);e.preventDefault();});
+        img.addEventListener('pointermove',e=>{const c=contacts.get(e.pointerId);if(c===undefined)return;const [x,y]=at(e);send('move '+x+' '+y+' '+c);});
+        const up=e=>{const c=contacts.get(e.pointerId);if(c===undefined)return;contacts.delete(e.pointerId);send('release '+c);};
+        img.addEventListener('pointerup',up);img.addEventListener('pointercancel',up);}
+        if(token)document.querySelectorAll('img.live').forEach(touches);
         """
 
     static func html(_ text: String) -> String {

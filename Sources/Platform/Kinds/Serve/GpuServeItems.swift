@@ -125,3 +125,27 @@ public struct GpuLayerOption: Sendable, Equatable {
         return fields.text
     }
 }
+
+/// `--touch vm=NAME,events=SOCKET` of `avp serve gpu`: the VM's touchscreen, an input server's
+/// events socket; the web view's touches on that VM's layers go there, in the layer's pixels.
+public struct GpuTouchOption: Sendable, Equatable {
+    public var vm: String
+    public var events: String
+
+    public init(vm: String, events: String) {
+        self.vm = vm
+        self.events = events
+    }
+
+    public init(parsing text: String) throws {
+        let fields = try KeyValueList(parsing: text, what: "touch \(UserText.quoted(text))", known: ["vm", "events"])
+        self.init(vm: try fields.required("vm"), events: try fields.required("events"))
+    }
+
+    public var text: String {
+        var fields = KeyValueList(what: "touch")
+        fields.append("vm", vm)
+        fields.append("events", events)
+        return fields.text
+    }
+}

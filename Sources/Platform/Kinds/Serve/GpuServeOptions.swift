@@ -72,6 +72,9 @@ public struct GpuServeOptions: EndpointServeOptions {
     public var webURLFile: String?
     @Option(help: ArgumentHelp("Listen on this Unix socket for the host's policy changes (avp display).", valueName: "socket"))
     public var control: String?
+    @Option(help: "A VM's touchscreen for the web view's touches: vm=NAME,events=SOCKET (an avp serve input events socket; repeat).",
+            transform: GpuTouchOption.init(parsing:))
+    public var touch: [GpuTouchOption] = []
 
     public init() {}
 
@@ -88,6 +91,7 @@ public struct GpuServeOptions: EndpointServeOptions {
             $0.webPort = nil
             $0.webURLFile = nil
             $0.control = nil
+            $0.touch = []
         }
     }
 
@@ -107,6 +111,7 @@ public struct GpuServeOptions: EndpointServeOptions {
             $0.webPort = web?.port
             $0.webURLFile = web?.urlFile
             $0.control = control
+            $0.touch = []
         }
     }
 
@@ -140,7 +145,7 @@ public struct GpuServeOptions: EndpointServeOptions {
             + scanout.flatMap { ["--scanout", $0.text] } + display.flatMap { ["--display", $0.text] }
             + layer.flatMap { ["--layer", $0.text] } + (stats.map { ["--stats", $0] } ?? []) + (snapshots.map { ["--snapshots", $0] } ?? [])
             + (webPort.map { ["--web-port", String($0)] } ?? []) + (webURLFile.map { ["--web-url-file", $0] } ?? [])
-            + (control.map { ["--control", $0] } ?? [])
+            + (control.map { ["--control", $0] } ?? []) + touch.flatMap { ["--touch", $0.text] }
     }
 
     /// Endpoints or VMs; at most 16 scanouts each; scanouts and layers name VMs and displays that are given.
@@ -155,5 +160,8 @@ public struct GpuServeOptions: EndpointServeOptions {
         for policy in try displayPolicies { try policy.validate() }
         if display.isEmpty, webPort != nil || control != nil { throw ValidationError("--web-port and --control need a --display") }
         if webURLFile != nil, webPort == nil { throw ValidationError("--web-url-file needs --web-port") }
+        if !touch.isEmpty, webPort == nil { throw ValidationError("--touch needs --web-port: touches come from the web view") }
+        let served = Set(servedVMs.map(\.name))
+        for t in touch where !served.contains(t.vm) { throw ValidationError("--touch vm=\(t.vm): no VM of that name is served") }
     }
 }
