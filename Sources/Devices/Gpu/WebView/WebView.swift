@@ -121,9 +121,11 @@ public final class WebView: DisplaySink, @unchecked Sendable {
         var received: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 2048)
         var end: Int?
+        // Each read has its own timeout; a client dribbling a byte at a time still gets 10 s in all.
+        let deadline = MonotonicClock.seconds() + 10
         while end == nil, received.count <= HTTPRequestHead.maxSize {
             let n = (try? buffer.withUnsafeMutableBytes { try connection.read(into: $0) }) ?? 0
-            guard n > 0 else { return }   // closed, timed out or failed: nothing to answer
+            guard n > 0, MonotonicClock.seconds() < deadline else { return }   // closed, timed out or failed: nothing to answer
             received += buffer[..<n]
             end = HTTPRequestHead.end(in: received)
         }
@@ -136,7 +138,7 @@ public final class WebView: DisplaySink, @unchecked Sendable {
             if let length = head.headers["content-length"].flatMap({ Int($0) }), (0...Self.maxBody).contains(length) {
                 while body.count < length {
                     let n = (try? buffer.withUnsafeMutableBytes { try connection.read(into: $0) }) ?? 0
-                    guard n > 0 else { return }
+                    guard n > 0, MonotonicClock.seconds() < deadline else { return }
                     body += buffer[..<n]
                 }
                 body = Array(body.prefix(length))
