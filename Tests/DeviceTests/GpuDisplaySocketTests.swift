@@ -52,6 +52,21 @@ import Testing
         #expect(Self.shows(qemu.messages, frame), "QEMU's surface differs from the frame")
     }
 
+    @Test("an UPDATE of a narrow rect over more rows than one sendmsg takes (1024 iovecs) carries its pixels")
+    func narrowTallUpdate() throws {
+        let (sink, qemu) = try Self.connect()
+        defer { sink.close() }
+        let frame = Self.frame(100, 1500, seed: 6)
+        sink.scanoutChanged(0, frame: frame)
+        #expect(qemu.read { $0.contains { $0.header.request == 8 } })
+        let rect = GpuRect(x: 10, y: 0, width: 30, height: 1500)
+        Self.paint(frame, rect, value: 0x5A)
+        sink.scanoutUpdated(0, rect: rect, frame: frame)
+        #expect(qemu.read { $0.filter { $0.header.request == 8 }.count == 2 })
+        #expect(Self.updateRect(try #require(qemu.messages.last)) == rect)
+        #expect(Self.shows(qemu.messages, frame), "QEMU's surface differs from the frame")
+    }
+
     @Test func updateBeforeAnyScanoutIsNeverSent() throws {
         let (sink, qemu) = try Self.connect(scanouts: 2)
         defer { sink.close() }

@@ -8,8 +8,8 @@ import Virtio
 /// control queue (0) and a cursor queue (1); EDID offered, VIRGL not ({AVPS-v2.0-19}).
 /// The scanouts' modes and EDIDs are the host's (`DisplayMode`). Resources are this
 /// VM's alone: one device per VM, so no guest can name another's ({AVPS-v2.0-26}).
-/// Flushed scanouts are copied into `ScanoutFrame`s in server memory and handed to the
-/// sinks: QEMU's display (`VhostUserGpuDisplay`, over the socket the front end sends),
+/// Flushed scanouts are copied into `ScanoutFrame`s in server memory (or, for a scanout of a
+/// whole resource, share its copy-on-write image) and handed to the sinks: QEMU's display (`VhostUserGpuDisplay`, over the socket the front end sends),
 /// the compositor, screenshots.
 public final class GpuDevice: VirtioDevice, DisplaySocketDevice, @unchecked Sendable {
     static let controlQueue = 0, cursorQueue = 1
@@ -215,35 +215,61 @@ public final class GpuDevice: VirtioDevice, DisplaySocketDevice, @unchecked Send
         // A scanout is never larger than its output: the server's copy of it stays the mode's size.
         let mode = modes[index]
         guard Int(rect.width) <= mode.width, Int(rect.height) <= mode.height else { throw .invalidParameter }
+        let previous = scanouts[index]?.resource
         scanouts[index] = (id, rect)
+        updateShown(previous)
+        resource.isShown = true
         let frame = frames[index]
         frame.reshape(width: Int(rect.width), height: Int(rect.height))
-        copy(resource, rect, into: index)
+        copy(resource, rect, into: index, whole: true)
         notify { $0.scanoutChanged(index, frame: frame) }
         notify { $0.scanoutUpdated(index, rect: .whole(width: Int(rect.width), height: Int(rect.height)), frame: frame) }
     }
 
     /// Copies what changed into every scanout that shows `resource` and tells the sinks.
     private func flush(_ resource: GpuResource, _ rect: GpuRect) {
+        // Everything transferred since the last such flush lies within `rect`: the resource's
+        // image is exactly what its scanouts show after this flush.
+        let exact = resource.unflushed.map { rect.intersection($0) == $0 } ?? true
+        if exact { resource.unflushed = nil }
         for (index, scanout) in scanouts.enumerated() {
             guard let scanout, scanout.resource == resource.id, let changed = rect.intersection(scanout.rect) else { continue }
-            copy(resource, changed, into: index)
+            copy(resource, changed, into: index, whole: exact)
             let local = GpuRect(x: changed.x - scanout.rect.x, y: changed.y - scanout.rect.y, width: changed.width, height: changed.height)
             notify { $0.scanoutUpdated(index, rect: local, frame: frames[index]) }
         }
     }
 
     /// Copies `area` (resource coordinates, within the scanout's rectangle) into the scanout's frame.
-    private func copy(_ resource: GpuResource, _ area: GpuRect, into index: Int) {
+    ///
+    /// When the whole of the resource's image may be shown (`whole`: SET_SCANOUT, or a flush that
+    /// covers every transfer since the last one) and the scanout shows the whole resource (what
+    /// Linux's driver does with a dumb buffer), the frame shows the resource's image buffer itself,
+    /// which costs no copy: the frame holds it as it is now, and the resource's next
+    /// TRANSFER_TO_HOST_2D goes to another buffer (`PixelStore`), so sinks keep what was
+    /// flushed. A scanout never shows pixels transferred but not flushed (VIRTIO 1.2 §5.7.6.8).
+    private func copy(_ resource: GpuResource, _ area: GpuRect, into index: Int, whole: Bool) {
         guard let scanout = scanouts[index] else { return }
+        if whole, scanout.rect == .whole(width: resource.width, height: resource.height),
+           frames[index].show(resource.pixels.buffer, width: resource.width, height: resource.height) {
+            return
+        }
         let local = GpuRect(x: area.x - scanout.rect.x, y: area.y - scanout.rect.y, width: area.width, height: area.height)
         let offset = Int(area.y) * resource.stride + Int(area.x) * GpuResource.bytesPerPixel
-        resource.image.withUnsafeBytes { frames[index].copy(local, from: $0, sourceOffset: offset, sourceStride: resource.stride) }
+        frames[index].copy(local, from: resource.pixels.bytes, sourceOffset: offset, sourceStride: resource.stride)
+    }
+
+    /// Tells resource `id` (if any) whether a scanout still shows it, after a scanout changed.
+    private func updateShown(_ id: UInt32?) {
+        guard let id, let resource = resources[id] else { return }
+        resource.isShown = scanouts.contains { $0?.resource == id }
     }
 
     private func disable(scanout index: Int) {
         let wasShown = scanouts[index] != nil
+        let previous = scanouts[index]?.resource
         scanouts[index] = nil
+        updateShown(previous)
         frames[index].reshape(width: 0, height: 0)
         if wasShown { notify { $0.scanoutChanged(index, frame: frames[index]) } }
     }

@@ -13,7 +13,12 @@ final class GpuResource {
     let format: UInt32
     let width: Int
     let height: Int
-    var image: [UInt8]
+    /// The image, copy on write: a scanout that shows the whole resource shows this buffer
+    /// itself, and a TRANSFER_TO_HOST_2D then writes into another (`PixelStore`).
+    private(set) var pixels: PixelStore
+    /// The bounding rectangle of what was transferred since the last RESOURCE_FLUSH that covered
+    /// all of it (nil: nothing): outside it, every scanout of the whole resource shows the image.
+    var unflushed: GpuRect?
     private(set) var backing: [GpuMemoryEntry] = []
     /// Where each backing entry starts in the backing (a running sum of the lengths), so a
     /// transfer finds a row's entry by binary search instead of walking every entry per row.
@@ -23,14 +28,22 @@ final class GpuResource {
 
     var stride: Int { width * Self.bytesPerPixel }
     var hasBacking: Bool { !backing.isEmpty }
-    var imageBytes: Int { image.count }
+    var imageBytes: Int { width * height * Self.bytesPerPixel }
+    /// The image as it is now, copied out (a cursor's 64×64).
+    var image: [UInt8] { Array(pixels.bytes) }
 
     init(id: UInt32, format: UInt32, width: Int, height: Int) {
         self.id = id
         self.format = format
         self.width = width
         self.height = height
-        image = [UInt8](repeating: 0, count: width * height * Self.bytesPerPixel)
+        pixels = PixelStore(width: width, height: height)
+        pixels.keepSpares(false)
+    }
+
+    /// Whether a scanout shows the resource (set by the device): only then are spare buffers kept.
+    var isShown = false {
+        didSet { pixels.keepSpares(isShown) }
     }
 
     /// Attaches `entries`, each of which must lie in guest memory now.
@@ -67,18 +80,23 @@ final class GpuResource {
         let (last, overflow) = offset.addingReportingOverflow(UInt64(rows - 1) * UInt64(stride) + UInt64(rowBytes))
         guard !overflow, last <= backingLength else { throw .invalidParameter }
         let destination = Int(rect.y) * stride + Int(rect.x) * Self.bytesPerPixel
+        // The rect is overwritten whole unless the backing fails midway: then part of it keeps
+        // older pixels of this same resource (or zeros), as QEMU's short copy keeps old ones.
+        let image = pixels.writable(overwriting: rect)
+        unflushed = unflushed.map { $0.union(rect) } ?? rect
         // Whole rows: one contiguous run in both.
         if rect.x == 0, Int(rect.width) == width {
-            try copyFromBacking(at: offset, count: rows * stride, to: destination, memory: memory)
+            try copyFromBacking(at: offset, count: rows * stride, to: destination, of: image, memory: memory)
             return
         }
         for row in 0..<rows {
-            try copyFromBacking(at: offset + UInt64(row * stride), count: rowBytes, to: destination + row * stride, memory: memory)
+            try copyFromBacking(at: offset + UInt64(row * stride), count: rowBytes, to: destination + row * stride, of: image, memory: memory)
         }
     }
 
     /// Copies `count` bytes at `offset` of the backing (across entries) to `image[destination...]`.
-    private func copyFromBacking(at offset: UInt64, count: Int, to destination: Int, memory: GuestMemory) throws(GpuError) {
+    private func copyFromBacking(at offset: UInt64, count: Int, to destination: Int, of image: UnsafeMutableRawBufferPointer,
+                                 memory: GuestMemory) throws(GpuError) {
         // The last entry starting at or before `offset`.
         var low = 0, high = starts.count
         while high - low > 1 {
@@ -92,19 +110,13 @@ final class GpuResource {
             let take = Int(min(length - skip, UInt64(count - done)))
             let (start, overflow) = entry.address.addingReportingOverflow(skip)
             guard !overflow, let slices = try? memory.segments(at: GuestAddress(start), length: UInt64(take)) else { throw .unspecified }
-            // Not a throwing closure: typed throws through withUnsafeMutableBytes crashes Swift 6.3's IRGen.
-            var failed = false
-            image.withUnsafeMutableBytes { out in
-                var at = destination + done
-                for slice in slices {
-                    do { try slice.read(into: UnsafeMutableRawBufferPointer(rebasing: out[at..<(at + slice.count)]), from: 0) } catch {
-                        failed = true
-                        return
-                    }
-                    at += slice.count
+            var at = destination + done
+            for slice in slices {
+                do { try slice.read(into: UnsafeMutableRawBufferPointer(rebasing: image[at..<(at + slice.count)]), from: 0) } catch {
+                    throw .unspecified
                 }
+                at += slice.count
             }
-            if failed { throw .unspecified }
             done += take
             skip = 0
         }
