@@ -11,7 +11,8 @@ public struct GuestImage: Sendable {
         /// Debian bookworm's kernel (6.1) with the virtio modules: `scripts/guest-image`, built by `make setup`.
         case `default`
         /// Debian's 6.12 kernel from bookworm-backports, the default's modules plus virtio_gpu (DRM,
-        /// fbdev emulation: /dev/dri/card0, /dev/fb0) and `modetest`, `edid-decode` in /usr/bin:
+        /// fbdev emulation: /dev/dri/card0, /dev/fb0) and virtio_snd, and `modetest`, `edid-decode`,
+        /// `aplay`, `arecord` in /usr/bin:
         /// `scripts/guest-image --flavour backports`, built only when asked for (`ensureBuilt()`).
         case backports
 

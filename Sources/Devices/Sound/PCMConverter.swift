@@ -1,0 +1,108 @@
+/// Converts a stream's frames to another format: sample format, channel count (mono is
+/// copied to both sides, stereo is averaged to mono) and rate (linear interpolation). When
+/// nothing differs the bytes pass unchanged, so a recording is bit-exact. Keeps the
+/// resampler's position between calls: one converter per stream, fed in order.
+struct PCMConverter: Sendable {
+    let input: PCMStreamFormat
+    let output: PCMStreamFormat
+    /// Input frames per output frame.
+    private let step: Double
+    /// Where the next output frame lies, in input frames after `previous` (index 0).
+    private var position = 1.0
+    /// The last input frame of the previous call (in output channels).
+    private var previous: [Float]
+
+    init(from input: PCMStreamFormat, to output: PCMStreamFormat) {
+        self.input = input
+        self.output = output
+        step = Double(input.rate) / Double(output.rate)
+        previous = [Float](repeating: 0, count: output.channels)
+    }
+
+    var isIdentity: Bool { input == output }
+
+    /// `bytes` (whole input frames) in the output format.
+    mutating func convert(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
+        if isIdentity { return Array(bytes) }
+        let frames = remix(decode(bytes))
+        return encode(input.rate == output.rate ? frames : resample(frames))
+    }
+
+    private func decode(_ bytes: UnsafeRawBufferPointer) -> [Float] {
+        let samples = bytes.count / input.sample.bytesPerSample
+        var out = [Float](repeating: 0, count: samples)
+        for i in 0..<samples {
+            switch input.sample {
+            case .s16: out[i] = Float(Int16(littleEndian: bytes.loadUnaligned(fromByteOffset: 2 * i, as: Int16.self))) / 32768
+            case .s32: out[i] = Float(Double(Int32(littleEndian: bytes.loadUnaligned(fromByteOffset: 4 * i, as: Int32.self))) / 2_147_483_648)
+            case .float:
+                // A guest's NaN becomes silence: it must not reach integer conversion.
+                let x = Float(bitPattern: UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
+                out[i] = x.isNaN ? 0 : x
+            }
+        }
+        return out
+    }
+
+    /// Interleaved samples in input channels → interleaved samples in output channels.
+    private func remix(_ samples: [Float]) -> [Float] {
+        let inChannels = input.channels, outChannels = output.channels
+        guard inChannels != outChannels else { return samples }
+        let frames = samples.count / inChannels
+        var out = [Float](repeating: 0, count: frames * outChannels)
+        for f in 0..<frames {
+            let frame = samples[f * inChannels..<(f + 1) * inChannels]
+            if inChannels == 1 {
+                for c in 0..<outChannels { out[f * outChannels + c] = frame.first! }
+            } else if outChannels == 1 {
+                out[f] = frame.reduce(0, +) / Float(inChannels)
+            } else {
+                for c in 0..<outChannels { out[f * outChannels + c] = frame[frame.startIndex + min(c, inChannels - 1)] }
+            }
+        }
+        return out
+    }
+
+    /// Linear interpolation between consecutive frames, continuing from the last call.
+    private mutating func resample(_ samples: [Float]) -> [Float] {
+        let channels = output.channels
+        let frames = samples.count / channels
+        guard frames > 0 else { return [] }
+        func sample(_ frame: Int, _ channel: Int) -> Float {
+            frame == 0 ? previous[channel] : samples[(frame - 1) * channels + channel]
+        }
+        var out: [Float] = []
+        out.reserveCapacity((Int(Double(frames) / step) + 2) * channels)
+        while position <= Double(frames) {
+            let i = Int(position), fraction = Float(position - Double(i))
+            for c in 0..<channels {
+                let a = sample(i, c)
+                out.append(i < frames ? a + (sample(i + 1, c) - a) * fraction : a)
+            }
+            position += step
+        }
+        position -= Double(frames)
+        for c in 0..<channels { previous[c] = samples[(frames - 1) * channels + c] }
+        return out
+    }
+
+    private func encode(_ samples: [Float]) -> [UInt8] {
+        let width = output.sample.bytesPerSample
+        var out = [UInt8](repeating: 0, count: samples.count * width)
+        out.withUnsafeMutableBytes { buffer in
+            for (i, x) in samples.enumerated() {
+                switch output.sample {
+                case .s16:
+                    let v = Int16(max(-32768, min(32767, (Double(x) * 32768).rounded())))
+                    buffer.storeBytes(of: v.littleEndian, toByteOffset: 2 * i, as: Int16.self)
+                case .s32:
+                    let v = Int32(max(-2_147_483_648, min(2_147_483_647, (Double(x) * 2_147_483_648).rounded())))
+                    buffer.storeBytes(of: v.littleEndian, toByteOffset: 4 * i, as: Int32.self)
+                case .float:
+                    buffer.storeBytes(of: x.bitPattern.littleEndian, toByteOffset: 4 * i, as: UInt32.self)
+                }
+            }
+        }
+        return out
+    }
+}
