@@ -16,28 +16,14 @@ public enum HeadlessBrowser {
     /// page's load event (its images included) has come. (No virtual time budget: it would
     /// wait for a page's pending long polls.)
     public static func screenshot(_ url: String, width: Int, height: Int, to path: String, timeoutSeconds: Double = 60) throws {
-        guard let browser = executable else { throw Failed(description: "no chromium installed (scripts/host-setup)") }
-        let profile = FileManager.default.temporaryDirectory.appendingPathComponent("avp-chromium-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
+        let (browser, profile) = try prepare()
         defer { try? FileManager.default.removeItem(atPath: profile) }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: browser)
         // --no-sandbox: CI runs as root, where Chromium refuses its sandbox.
-        p.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--force-device-scale-factor=1",
-                       "--no-first-run", "--disable-extensions", "--user-data-dir=\(profile)", "--window-size=\(width),\(height)",
-                       "--screenshot=\(path)", url]
-        let log = Pipe()
-        p.standardOutput = log
-        p.standardError = log
-        try p.run()
-        let deadline = Date().addingTimeInterval(timeoutSeconds)
-        let output = LockedData()
-        let reader = Thread { output.set(log.fileHandleForReading.readDataToEndOfFile()) }
-        reader.start()
-        while p.isRunning, Date() < deadline { usleep(50_000) }
-        if p.isRunning { p.terminate() }
-        p.waitUntilExit()
+        let (status, output) = try run(browser, ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--force-device-scale-factor=1",
+                                                 "--no-first-run", "--disable-extensions", "--user-data-dir=\(profile)",
+                                                 "--window-size=\(width),\(height)", "--screenshot=\(path)", url], timeoutSeconds: timeoutSeconds)
         guard FileManager.default.fileExists(atPath: path) else {
-            throw Failed(description: "chromium wrote no screenshot of \(url) (status \(p.terminationStatus)): \(String(decoding: output.get().suffix(2000), as: UTF8.self))")
+            throw Failed(description: "chromium wrote no screenshot of \(url) (status \(status)): \(output)")
         }
     }
 
@@ -46,12 +32,25 @@ public enum HeadlessBrowser {
     /// events) and waits for the page's `sending` promise (its queued requests), through the
     /// DevTools protocol over a pipe (`--remote-debugging-pipe`), driven by python3.
     public static func click(_ url: String, x: Int, y: Int, width: Int, height: Int, timeoutSeconds: Double = 60) throws {
+        let (browser, profile) = try prepare()
+        defer { try? FileManager.default.removeItem(atPath: profile) }
+        let (status, output) = try run("/usr/bin/env", ["python3", "-c", clickProgram, browser, url, String(width), String(height),
+                                                        String(x), String(y), profile], timeoutSeconds: timeoutSeconds)
+        guard status == 0 else { throw Failed(description: "clicking \(url) at \(x),\(y) failed (status \(status)): \(output)") }
+    }
+
+    /// The browser and a fresh profile directory for one run (the caller removes it).
+    private static func prepare() throws -> (browser: String, profile: String) {
         guard let browser = executable else { throw Failed(description: "no chromium installed (scripts/host-setup)") }
         let profile = FileManager.default.temporaryDirectory.appendingPathComponent("avp-chromium-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
-        defer { try? FileManager.default.removeItem(atPath: profile) }
+        return (browser, profile)
+    }
+
+    /// Runs a program to its end (stopped after `timeoutSeconds`); its status and the last of its output.
+    private static func run(_ program: String, _ arguments: [String], timeoutSeconds: Double) throws -> (Int32, String) {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", "-c", clickProgram, browser, url, String(width), String(height), String(x), String(y), profile]
+        p.executableURL = URL(fileURLWithPath: program)
+        p.arguments = arguments
         let log = Pipe()
         p.standardOutput = log
         p.standardError = log
@@ -63,10 +62,8 @@ public enum HeadlessBrowser {
         while p.isRunning, Date() < deadline { usleep(50_000) }
         if p.isRunning { p.terminate() }
         p.waitUntilExit()
-        usleep(100_000)
-        guard p.terminationStatus == 0 else {
-            throw Failed(description: "clicking \(url) at \(x),\(y) failed (status \(p.terminationStatus)): \(String(decoding: output.get().suffix(2000), as: UTF8.self))")
-        }
+        usleep(100_000)   // the reader has the output once the pipe closed
+        return (p.terminationStatus, String(decoding: output.get().suffix(2000), as: UTF8.self))
     }
 
     private static let clickProgram = """
