@@ -154,7 +154,6 @@ public final class InputDevice: VirtioDevice, @unchecked Sendable {
     /// the backlog only when a buffer is there for its first event.
     private func deliver() {
         guard let eventq else { return }
-        var delivered = 0
         while !current.isEmpty || shared.withLock({ !$0.backlog.isEmpty }) {
             guard eventq.hasAvailable || (eventq.rearm() && eventq.hasAvailable) else { break }
             if current.isEmpty {
@@ -165,12 +164,12 @@ public final class InputDevice: VirtioDevice, @unchecked Sendable {
             let written = write(current.first!, into: chain)
             if written > 0 {
                 current.removeFirst()
-                delivered += 1
+                // Counted before the buffer is used: whoever sees it used sees it counted.
+                shared.withLock { $0.statistics.eventsDelivered += 1 }
             }
             eventq.complete(chain, written: written)
         }
         eventq.notifyIfNeeded()
-        if delivered > 0 { shared.withLock { $0.statistics.eventsDelivered += delivered } }
     }
 
     /// Writes `event` into a device-writable buffer of at least 8 bytes; 0 for any other buffer.
