@@ -10,6 +10,10 @@
 #include <sys/socket.h>
 #include <pthread.h>
 #include <sys/uio.h>
+#include <sys/ioctl.h>
+#include <linux/sockios.h>
+#include <signal.h>
+#include <time.h>
 
 ssize_t avp_send_with_fds(int sock, const void *buf, size_t len, const int *fds, int nfds) {
     if (nfds < 0 || nfds > AVP_MAX_SEND_FDS) { errno = EINVAL; return -1; }
@@ -96,3 +100,43 @@ ssize_t avp_pwritev2(int fd, const struct iovec *iov, int count, off_t offset, i
 #include <sys/syscall.h>
 int avp_pidfd_open(int pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
 int avp_pidfd_send_signal(int pidfd, int sig) { return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0); }
+
+ssize_t avp_vmsplice(int pipe_write, const void *buf, size_t len, unsigned int flags) {
+    struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+    ssize_t r;
+    do { r = vmsplice(pipe_write, &iov, 1, flags); } while (r < 0 && errno == EINTR);
+    return r;
+}
+ssize_t avp_splice(int in, int out, size_t len, unsigned int flags) {
+    ssize_t r;
+    do { r = splice(in, NULL, out, NULL, len, flags); } while (r < 0 && errno == EINTR);
+    return r;
+}
+int avp_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+int avp_set_pipe_size(int fd, int bytes) { return fcntl(fd, F_SETPIPE_SZ, bytes); }
+int avp_socket_unsent_bytes(int sock) {
+    int n = 0;
+    if (ioctl(sock, SIOCOUTQ, &n) < 0) return -1;
+    return n;
+}
+int avp_sigpipe_block(void) {
+    sigset_t set, old;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    if (pthread_sigmask(SIG_BLOCK, &set, &old) != 0) return -1;
+    return sigismember(&old, SIGPIPE) ? 0 : 1;
+}
+void avp_sigpipe_restore(int blocked_here) {
+    if (blocked_here != 1) return;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    struct timespec zero = { 0, 0 };
+    // Returns SIGPIPE while one is pending, then -1 (EAGAIN).
+    for (;;) {
+        int r = sigtimedwait(&set, NULL, &zero);
+        if (r == SIGPIPE || (r < 0 && errno == EINTR)) continue;
+        break;
+    }
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+}

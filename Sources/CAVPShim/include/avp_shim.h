@@ -56,6 +56,30 @@ int avp_set_thread_name(const char *name);
 int avp_pidfd_open(int pid);
 int avp_pidfd_send_signal(int pidfd, int sig);
 
+// --- Zero-copy sends: vmsplice(2) into a pipe, splice(2) from it into a socket ---
+/// vmsplice(2) of one range into a pipe's write end, no flags beyond `flags` (never SPLICE_F_GIFT
+/// from AVP: the pages stay the caller's). Bytes moved, or -1. Retried on EINTR.
+ssize_t avp_vmsplice(int pipe_write, const void *buf, size_t len, unsigned int flags);
+/// splice(2) of up to `len` bytes from `in` to `out`, both without offsets (pipe, socket).
+/// Bytes moved, 0 at the pipe's end, or -1. Retried on EINTR.
+ssize_t avp_splice(int in, int out, size_t len, unsigned int flags);
+/// pipe2(2) with O_CLOEXEC: fds[0] the read end, fds[1] the write end. 0 or -1.
+int avp_pipe_cloexec(int fds[2]);
+/// fcntl(F_SETPIPE_SZ): the pipe's capacity becomes at least `bytes` (rounded up by the
+/// kernel); the capacity now, or -1 (EPERM above /proc/sys/fs/pipe-max-size).
+int avp_set_pipe_size(int fd, int bytes);
+/// ioctl(SIOCOUTQ) (same number as TIOCOUTQ): bytes written to a socket and not yet consumed
+/// by the peer; for AF_UNIX the memory still held by unread skbs. Count, or -1.
+int avp_socket_unsent_bytes(int sock);
+/// Blocks SIGPIPE on the calling thread for a write that cannot pass MSG_NOSIGNAL (splice to a
+/// socket). 1 if it was unblocked before (pass it to avp_sigpipe_restore), 0 if it was already
+/// blocked, -1 on failure.
+int avp_sigpipe_block(void);
+/// Undoes avp_sigpipe_block(): when `blocked_here` is 1, first consumes a SIGPIPE pending on the
+/// thread (the failed write's own: it would otherwise be delivered, and kill the process, the
+/// moment the mask is restored), then unblocks SIGPIPE. Nothing when `blocked_here` is 0.
+void avp_sigpipe_restore(int blocked_here);
+
 /// errno as an int (Swift's `errno` is fine too, but this keeps call sites uniform in C).
 int avp_errno(void);
 
