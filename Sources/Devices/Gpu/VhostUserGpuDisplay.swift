@@ -41,6 +41,9 @@ public final class VhostUserGpuDisplay: ScanoutSink {
     /// False once QEMU closed its end or the socket failed (or after `close()`); nothing is sent any more.
     public var isConnected: Bool { core.isConnected }
 
+    /// UPDATEs sent so far whose pixels the kernel did not copy (`SpliceSender`); for tests and diagnostics.
+    public var zeroCopyUpdates: Int { core.zeroCopyUpdates.load(ordering: .relaxed) }
+
     /// Stops the writer, even in the middle of a write to a QEMU that does not read, and closes
     /// the socket. Idempotent.
     public func close() {
@@ -145,6 +148,10 @@ private final class Core: Sendable {
     private let epoll: Epoll
     private let wake: EventFD
     private let shared: Mutex<Shared>
+    /// Full-width UPDATEs' pixels without the kernel's copy into the socket (writer thread only).
+    nonisolated(unsafe) private let splicer = SpliceSender()
+    /// UPDATEs whose pixels went by `splicer` (for tests and diagnostics).
+    let zeroCopyUpdates = Atomic<Int>(0)
 
     init(socket: UnixSocket, scanouts: Int, logger: Logger) throws {
         // Blocking writes: a message goes out whole, header and pixels back to back (QEMU reads
@@ -218,6 +225,8 @@ private final class Core: Sendable {
                 if event.token == Token.socket, !readIncoming(&sent) { return }
             }
             guard sendPending(&sent) else { return }
+            // An idle writer lets go of a frame QEMU has read, for the device to write into again.
+            splicer.releaseIfRead(socket)
         }
     }
 
@@ -330,19 +339,38 @@ private final class Core: Sendable {
     }
 
     /// Writes an UPDATE's `prefix` and then the pixels of `rect` (within `frame`) as tight rows,
-    /// straight from the frame's buffer: one piece for whole rows, else one per row.
+    /// straight from the frame's buffer. Whole rows are one contiguous piece: zero-copy
+    /// (`SpliceSender`, holding the frame's buffer until QEMU has read it) unless the previous
+    /// zero-copy UPDATE is still unread or zero-copy failed on this connection; otherwise, and
+    /// for narrower rects, one gathering sendmsg (one piece, or one per row).
     private func write(_ prefix: [UInt8], _ rect: GpuRect, of frame: ScanoutFrame.Shared) -> Bool {
         let stride = frame.width * PixelStore.bytesPerPixel, rowBytes = Int(rect.width) * PixelStore.bytesPerPixel
         let start = Int(rect.y) * stride + Int(rect.x) * PixelStore.bytesPerPixel
         // Not throwing closures: typed throws through withUnsafeBytes crashes Swift 6.3's IRGen.
         var failure: Errno?
+        let hadGivenUp = splicer.givenUp != nil
         prefix.withUnsafeBytes { header in
             frame.withBytes { bytes in
+                if rowBytes == stride {
+                    let body = UnsafeRawBufferPointer(rebasing: bytes[start..<start + rowBytes * Int(rect.height)])
+                    do throws(Errno) {
+                        if try splicer.send(on: socket, header: header, body: body, keeping: frame.buffer) {
+                            zeroCopyUpdates.add(1, ordering: .relaxed)
+                            return
+                        }
+                    } catch {
+                        failure = error
+                        return
+                    }
+                }
                 let rows = rowBytes == stride
                     ? [UnsafeRawBufferPointer(rebasing: bytes[start..<start + rowBytes * Int(rect.height)])]
                     : (0..<Int(rect.height)).map { UnsafeRawBufferPointer(rebasing: bytes[(start + $0 * stride)..<(start + $0 * stride + rowBytes)]) }
                 do throws(Errno) { try socket.send(gathering: [header] + rows) } catch { failure = error }
             }
+        }
+        if !hadGivenUp, failure == nil, let error = splicer.givenUp {
+            logger.warning("vhost-user-gpu display: zero-copy sending failed (\(error)); copying from now on")
         }
         if let failure { return failed(failure) }
         return true
