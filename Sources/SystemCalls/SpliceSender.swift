@@ -12,8 +12,8 @@ import CAVPShim
 /// Rules that keep the stream exactly what a copying send would have produced:
 ///
 /// - The body's pages are read when the peer reads, not when `send` returns: vmsplice(2)
-///   without SPLICE_F_GIFT only references user pages, and "the data read from the pipe" (here
-///   the socket) changes if the pages do. So the caller hands over a `token` (the lease that
+///   without SPLICE_F_GIFT only references the user pages, and what is read from the pipe
+///   (here, from the socket) is whatever the pages hold at that moment. So the caller hands over a `token` (the lease that
 ///   keeps the memory unwritten, such as `ScanoutFrame.Shared`) and the sender holds it until
 ///   the socket's unsent byte count (SIOCOUTQ: for AF_UNIX, memory of skbs the peer has not
 ///   read) is 0. Until then a new zero-copy send is refused (`false`): the caller sends by
