@@ -83,7 +83,6 @@ struct ServeGpu: ParsableCommand {
         let touches = targets.isEmpty ? nil : TouchRouter(compositor: compositor, targets: targets)
         let web = try WebView(port: port, title: "AVP displays", displays: displays,
                               statistics: { compositor.statistics }, touches: touches, logger: logger)
-        compositor.addOutput(web)
         logger.notice("web view of the displays: \(web.url)")
         if let file = options.webURLFile {
             try Data((web.url + "\n").utf8).write(to: URL(fileURLWithPath: file), options: .atomic)

@@ -25,7 +25,6 @@ import Testing
         let router = touches.map { TouchRouter(compositor: compositor, targets: $0) }
         let web = try WebView(port: 0, title: "test <cockpit>", displays: [("main", compositor.outputs["main"]!)],
                               statistics: { compositor.statistics }, touches: router, logger: logger)
-        compositor.addOutput(web)
         return (compositor, web)
     }
 

@@ -58,3 +58,10 @@ extension QemuDeviceModel {
     /// QEMU's vhost-user-gpu (no VGA): the scanouts reach QEMU's display through the socket it hands over.
     public static let gpu = QemuDeviceModel(pci: "vhost-user-gpu-pci", mmio: "vhost-user-gpu")
 }
+
+extension StateDirectory {
+    /// The GPU server's control socket (`avp display`).
+    public var displayControlSocket: String { socketDirectory + "/gpu-control.sock" }
+    /// The address of the GPU server's web view, written by the server once it listens.
+    public var webViewURLPath: String { path + "/web-view.url" }
+}

@@ -34,10 +34,6 @@ public struct StateDirectory: Sendable, Equatable {
     public var socketDirectory: String { path + "/sockets" }
     public var logDirectory: String { path + "/logs" }
     public var statusPath: String { path + "/status.json" }
-    /// The GPU server's control socket (`avp display`).
-    public var displayControlSocket: String { socketDirectory + "/gpu-control.sock" }
-    /// The address of the GPU server's web view, written by the server once it listens.
-    public var webViewURLPath: String { path + "/web-view.url" }
     /// Held by the running supervisor (see `Supervisor.runningSupervisor`).
     public var lockPath: String { path + "/supervisor.lock" }
 

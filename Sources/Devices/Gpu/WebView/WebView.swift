@@ -4,9 +4,11 @@ import Synchronization
 import SystemCalls
 import Virtio
 
-/// A display sink a person looks at with a browser: a local web page with every composed
-/// display live (AVPS 2.8: the cockpit as the platform composes it), served on 127.0.0.1
-/// only, and the person's touches on it routed to the VMs (`TouchRouter`).
+/// What a person looks at with a browser: a local web page with every composed display live
+/// (AVPS 2.8: the cockpit as the platform composes it), served on 127.0.0.1 only, and the
+/// person's touches on it routed to the VMs (`TouchRouter`). It pulls: each request reads the
+/// compositor's output frames (their generation says whether there is a newer picture), so
+/// unlike the pushed `DisplaySink`s (PNG snapshots, a DRM/KMS output) it needs no notice.
 ///
 /// A page on any site the person visits can make the browser send requests to localhost, so:
 /// nothing here changes the policy (`avp display` does, through the GPU server's control
@@ -24,7 +26,7 @@ import Virtio
 /// One thread accepts; each connection gets its own short-lived thread (at most
 /// `maxConnections`), blocking I/O with timeouts, one request each. A frame is encoded once
 /// per generation however many viewers ask, on the thread of the first to ask.
-public final class WebView: DisplaySink, @unchecked Sendable {
+public final class WebView: @unchecked Sendable {
     public static let maxConnections = 16
     public static let longPollSeconds = 20.0
     /// The header a touch carries this run's token in.
@@ -48,17 +50,14 @@ public final class WebView: DisplaySink, @unchecked Sendable {
     /// Set once in `init`, joined once in `stop`.
     private var thread: OSThread?
 
-    /// One display: its frame (the compositor's output object, fixed for its life), the
-    /// newest generation announced, and the PNG of the last generation encoded.
+    /// One display: its frame (the compositor's output object, fixed for its life; its
+    /// generation says whether there is a newer picture) and the PNG of the last generation
+    /// encoded.
     private final class Display: Sendable {
         let frame: ScanoutFrame
-        let announced: Atomic<UInt64>
         let encoded = Mutex<(generation: UInt64, png: [UInt8])?>(nil)
 
-        init(frame: ScanoutFrame) {
-            self.frame = frame
-            announced = Atomic(frame.generation)
-        }
+        init(frame: ScanoutFrame) { self.frame = frame }
     }
 
     /// Listens on 127.0.0.1:`port` (0: any free port; `port` tells which) for `displays`,
@@ -92,10 +91,6 @@ public final class WebView: DisplaySink, @unchecked Sendable {
     public func stop() {
         guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
         thread?.join()
-    }
-
-    public func displayComposed(_ name: String, frame: ScanoutFrame, generation: UInt64) {
-        displays[name]?.announced.max(generation, ordering: .releasing)
     }
 
     // MARK: Connections
@@ -231,7 +226,7 @@ public final class WebView: DisplaySink, @unchecked Sendable {
     /// or the view stops (a browser that went away costs this thread until then at most).
     private func wait(for display: Display, newerThan generation: UInt64) {
         let deadline = MonotonicClock.seconds() + Self.longPollSeconds
-        while display.announced.load(ordering: .acquiring) <= generation, display.frame.generation <= generation,
+        while display.frame.generation <= generation,
               MonotonicClock.seconds() < deadline, !stopped.load(ordering: .relaxed) {
             MonotonicClock.sleep(milliseconds: 25)
         }
