@@ -2,7 +2,8 @@
 import PackageDescription
 
 // AVP: the Automotive Virtual Platform (AVPS v2.0) as vhost-user device servers.
-// Layers, bottom to top: CAVPShim → SystemCalls → GuestMemory → Virtio → VhostUser → Devices → Platform → avp.
+// Layers, bottom to top: CAVPShim → SystemCalls → GuestMemory → Virtio → VhostUser → Devices → Platform → avp;
+// CALSA (libasound) sits under Devices alone.
 let package = Package(
     name: "AVP",
     platforms: [.macOS(.v15)],
@@ -16,8 +17,10 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
-        // The only C in the project: what Swift cannot import from Glibc (CMSG macros, packed epoll_event, fences).
+        // C for what Swift cannot import from Glibc (CMSG macros, packed epoll_event, fences).
         .target(name: "CAVPShim"),
+        // The sound server's ALSA host output and capture: a few plain-C calls over libasound.
+        .target(name: "CALSA", linkerSettings: [.linkedLibrary("asound")]),
         .target(name: "SystemCalls", dependencies: ["CAVPShim"]),
         .target(name: "GuestMemory", dependencies: ["CAVPShim", "SystemCalls"]),
         .target(name: "Virtio", dependencies: ["CAVPShim", "SystemCalls", "GuestMemory", .product(name: "Logging", package: "swift-log")]),
@@ -26,7 +29,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Devices", dependencies: [
-            "CAVPShim", "SystemCalls", "GuestMemory", "Virtio",
+            "CAVPShim", "CALSA", "SystemCalls", "GuestMemory", "Virtio",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // Test doubles: the driver side of a virtqueue, a Swift vhost-user front end and the memfd RAM it

@@ -1,4 +1,4 @@
-// The only C in AVP: Linux interfaces Swift cannot import or call directly
+// AVP's C for Linux interfaces Swift cannot import or call directly
 // (CMSG macros, the packed epoll_event, memory fences, syscalls without a glibc
 // prototype under Swift's default feature macros). Keep it small.
 #ifndef AVP_SHIM_H
