@@ -7,7 +7,8 @@
 //     requests (FuzzGuest), which one sound device executes: stream lifecycles, transfers of any
 //     size on any stream, item queries with any range and size. The device persists across
 //     inputs, so sequences (SET_PARAMS, PREPARE, START, transfers, STOP, RELEASE) are reached;
-//     its streams' clocks run on their own threads as in a server.
+//     its streams' clocks run on their own threads as in a server, and play into the host's mixer
+//     (muted: a gain of 0 times whatever the guest sends), whose thread runs too.
 // Build and run: fuzz/run sound
 import Devices
 import Foundation
@@ -15,8 +16,14 @@ import GuestMemory
 import Logging
 import Virtio
 
+/// The guest's playback goes through the host's mixer (conversion, gains, ducking, encoding of
+/// whatever samples the guest sends) into an output that drops it.
+private let mixer = try! SoundMixer(output: NullOutput(format: PCMStreamFormat(sample: .s16, rate: 48000, channels: 2)),
+                                    policy: AudioPolicy(ducking: [DuckingRule(when: "navigation", duck: "media", decibels: 12)],
+                                                        vms: [AudioVM(name: "fuzz", playback: ["media"], muted: true)]),
+                                    logger: FuzzGuest.logger)
 private let device: SoundDevice = {
-    let d = try! SoundDevice(sink: NullSink(), source: TestToneSource(frequency: 1000), origin: "fuzz", logger: FuzzGuest.logger)
+    let d = try! SoundDevice(sink: mixer, source: TestToneSource(frequency: 1000), origin: "fuzz", logger: FuzzGuest.logger)
     d.acknowledge(features: VirtioFeatures.transport.union(d.deviceFeatures))
     return d
 }()

@@ -83,29 +83,16 @@ struct DisplayCommand: ParsableCommand {
     }
 }
 
-/// The host's end of the GPU server's control socket: one request line, one response line.
+/// The host's end of the GPU server's control socket.
 struct DisplayControlClient {
-    let socket: UnixSocket
-    let file: String
+    let client: ControlSocketClient
 
     init(path: String, file: String) throws {
-        do { socket = try UnixSocket.connect(to: path) } catch {
-            throw CommandFailure("cannot reach the GPU server's control socket \(path): \(error) — is the platform up? (avp status \(file))")
-        }
-        socket.descriptor.setSocketTimeouts(seconds: 10)
-        self.file = file
+        client = try ControlSocketClient(path: path, server: "the GPU server", file: file)
     }
 
     func ask(_ request: DisplayControlRequest) throws -> DisplayPolicySummary {
-        try socket.send(request.line)
-        var line: [UInt8] = []
-        while !line.contains(0x0A) {
-            let piece = try socket.receive(upTo: 65536)
-            guard !piece.bytes.isEmpty else { throw CommandFailure("the GPU server closed its control socket without answering") }
-            line += piece.bytes
-            guard line.count < 1 << 20 else { throw CommandFailure("the GPU server's answer is too long") }
-        }
-        switch try DisplayControlResponse(line: Array(line[..<line.firstIndex(of: 0x0A)!])) {
+        switch try DisplayControlResponse(line: try client.ask(request.line)) {
         case let .policy(summary): return summary
         case let .refused(reason): throw CommandFailure(reason)
         }

@@ -21,7 +21,7 @@ import Testing
         var answers: [DisplayControlResponse] = []
         var pending: [UInt8] = []
         for line in lines {
-            try socket.send(line)
+            try socket.send(line + [0x0A])
             while !pending.contains(0x0A) {
                 let piece = try socket.receive(upTo: 65536)
                 guard !piece.bytes.isEmpty else { return answers }
@@ -70,8 +70,8 @@ import Testing
             DisplayControlRequest.change(display: "main", layer: 0, .restack(to: -1)).line,
             DisplayControlRequest.change(display: "main", layer: 0, .move(x: 30, y: 0)).line,
             DisplayControlRequest.change(display: "main", layer: 0, .move(x: UInt32.max, y: UInt32.max)).line,
-            Array("{\"show\":{}}\n".utf8),
-            Array("not json\n".utf8),
+            Array("{\"show\":{}}".utf8),
+            Array("not json".utf8),
             DisplayControlRequest.show(display: "main").line,
         ])
         try #require(answers.count == 8, "\(answers)")

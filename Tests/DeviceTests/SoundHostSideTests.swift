@@ -35,26 +35,22 @@ func soundFrequency(_ samples: [Int16], rate: Int) -> Double {
 @Suite struct SoundWAVFiles {
     let logger = Logger(label: "test.sound")
 
-    @Test("a WAV sink writes a RIFF header whose sizes follow the samples, and the samples bit-exact")
+    @Test("a WAV output writes a RIFF header whose sizes follow the samples, and the samples bit-exact")
     func recordsBitExact() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("avp-sound-\(UInt32.random(in: 0...UInt32.max)).wav").path
         defer { try? FileManager.default.removeItem(atPath: path) }
         let format = PCMStreamFormat(sample: .s16, rate: 48000, channels: 2)
-        let sink = try WAVFileSink(path: path, format: format, logger: logger)
-        let port = try sink.connect(SoundStreamTag(origin: "test", stream: 0), format: format)
-        #expect(throws: SoundHostError.self) { _ = try sink.connect(SoundStreamTag(origin: "other", stream: 0), format: format) }
+        let output = try WAVFileOutput(path: path, format: format, logger: logger)
         let signal = soundSine(frames: 4800)
         for chunk in stride(from: 0, to: signal.count, by: 1920) {
-            try Array(signal[chunk..<min(signal.count, chunk + 1920)]).withUnsafeBytes { try port.write($0) }
+            try Array(signal[chunk..<min(signal.count, chunk + 1920)]).withUnsafeBytes { try output.write($0) }
         }
-        port.close()
-        // The header is current once the stream closed, before the sink does.
+        output.close()
         let file = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
         let (read, data) = try WAVHeader.parse(file)
         #expect(read == format && Array(data) == signal && file.count == 44 + signal.count)
         #expect(Array(file.prefix(44)) == WAVHeader(format: format, dataBytes: UInt32(signal.count)).bytes)
-        sink.close()
-        #expect(throws: SoundHostError.closed) { try [UInt8](repeating: 0, count: 4).withUnsafeBytes { try port.write($0) } }
+        #expect(throws: SoundHostError.closed) { try [UInt8](repeating: 0, count: 4).withUnsafeBytes { try output.write($0) } }
     }
 
     @Test("a recording cut short (its header behind) still reads to the end of the file")
@@ -69,7 +65,9 @@ func soundFrequency(_ samples: [Int16], rate: Int) -> Double {
 }
 
 @Suite struct SoundConversion {
-    @Test("the same format passes unchanged; S16 to S32 and mono to stereo are exact")
+    let logger = Logger(label: "test.sound")
+
+    @Test("S16 to S16 (the mixer's way: through samples) is unchanged; S16 to S32 and mono to stereo are exact")
     func exactConversions() {
         let s16 = PCMStreamFormat(sample: .s16, rate: 48000, channels: 2)
         let signal = soundSine(frames: 480)
@@ -101,13 +99,28 @@ func soundFrequency(_ samples: [Int16], rate: Int) -> Double {
         #expect(abs(soundFrequency(soundChannel(out, channels: 1), rate: 48000) - 440) < 1)
     }
 
-    @Test("a float NaN from a guest converts to silence, never a trap")
-    func nanIsSilence() {
-        var converter = PCMConverter(from: PCMStreamFormat(sample: .float, rate: 48000, channels: 1),
-                                     to: PCMStreamFormat(sample: .s16, rate: 48000, channels: 1))
-        let input = [Float.nan.bitPattern, Float.infinity.bitPattern, (-Float.infinity).bitPattern]
+    @Test("a float NaN from a guest converts to silence and infinities to a bounded sample, never a trap, even mixed and muted")
+    func nanIsSilence() throws {
+        let float = PCMStreamFormat(sample: .float, rate: 48000, channels: 1)
+        var converter = PCMConverter(from: float, to: PCMStreamFormat(sample: .s16, rate: 48000, channels: 1))
+        let input = [Float.nan.bitPattern, Float.infinity.bitPattern, (-Float.infinity).bitPattern, Float.greatestFiniteMagnitude.bitPattern]
         let out = input.withUnsafeBytes { converter.convert($0) }
-        #expect(soundChannel(out, channels: 1) == [0, 32767, -32768])
+        #expect(soundChannel(out, channels: 1) == [0, 32767, -32768, 32767])
+        var toFloat = PCMConverter(from: float, to: float)
+        #expect(input.withUnsafeBytes { toFloat.samples($0) } == [0, 16, -16, 16])
+        // ∞ − ∞ and ∞ × 0 are NaN: two guests' extremes added, then a mute's gain of 0.
+        let output = CapturingOutput(format: PCMStreamFormat(sample: .s16, rate: 48000, channels: 1))
+        let mixer = try SoundMixer(output: output, policy: AudioPolicy(vms: [AudioVM(name: "a", playback: ["media"], muted: true)]),
+                                   logger: logger, pacing: .caller)
+        let a = try mixer.connect(SoundStreamTag(origin: "a", stream: 0), format: float)
+        let b = try mixer.connect(SoundStreamTag(origin: "b", stream: 0), format: float)
+        let plus = [UInt32](repeating: Float.infinity.bitPattern, count: 960), minus = [UInt32](repeating: (-Float.infinity).bitPattern, count: 960)
+        for _ in 0..<4 {
+            try plus.withUnsafeBytes { try a.write($0) }
+            try minus.withUnsafeBytes { try b.write($0) }
+            try mixer.mixPeriod().withUnsafeBytes { try output.write($0) }
+        }
+        #expect(output.written.count == 4 * 480 * 2)
     }
 }
 

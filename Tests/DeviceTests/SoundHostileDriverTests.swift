@@ -1,6 +1,7 @@
 import AVPTestSupport
 import Devices
 import Foundation
+import Logging
 import Testing
 
 private let ok = SoundStatus.ok.rawValue, badMessage = SoundStatus.badMessage.rawValue
@@ -107,5 +108,49 @@ private let notSupported = SoundStatus.notSupported.rawValue, ioError = SoundSta
         try f.play(frames)
         #expect(try f.command(.pcmStart, stream: 0) == ok)
         #expect(try f.returned(f.txq, count: 1).map(\.status) == [ok])
+    }
+
+    @Test("one VM's hostile driver gets its errors while another VM plays on through the same mixer, bit-exact and on time")
+    func otherVMPlaysOn() throws {
+        let output = CapturingOutput(format: PCMStreamFormat(sample: .s16, rate: 48000, channels: 2))
+        let mixer = try SoundMixer(output: output, policy: AudioPolicy(), logger: Logger(label: "test.mixer"))
+        let good = try SoundFixture(deviceSink: mixer), hostile = try SoundFixture(deviceSink: mixer)
+        let parameters = soundParameters(periodFrames: 480, periods: 4)
+        try good.open(stream: 0, parameters)
+        try hostile.open(stream: 0, parameters, start: true)
+        #expect(try hostile.command(.pcmStop, stream: 0) == ok)
+        let period = Int(parameters.periodBytes), total = 40
+        let signal = soundSine(frames: 480 * total, frequency: 997)
+        for k in 0..<4 { try good.play(Array(signal[period * k..<period * (k + 1)])) }
+        var sent = 4, returned: [SoundFixture.Returned] = [], refused = 0
+        #expect(try good.command(.pcmStart, stream: 0) == ok)
+        while returned.count < total {
+            let got = try good.returned(good.txq, count: 1)
+            try #require(!got.isEmpty, "the good VM stalled after \(returned.count) periods")
+            returned += got
+            for _ in got where sent < total {
+                try good.play(Array(signal[period * sent..<period * (sent + 1)]))
+                sent += 1
+            }
+            // Meanwhile: an unknown stream, a buffer's worth and more, a stopped stream, absurd requests.
+            try hostile.play(stream: UInt32.max, Array(signal[0..<period]))
+            try hostile.play(stream: 0, Array(signal[0..<period * 5]))
+            #expect(try hostile.command(.pcmStart, stream: 7) == badMessage)
+            var absurd = parameters
+            absurd.bufferBytes = 0xffff_ffff
+            #expect(try hostile.setParameters(stream: 0, absurd) != ok)
+            refused += try hostile.returned(hostile.txq, count: 2, timeout: 1000).filter { $0.status == ioError }.count
+        }
+        #expect(refused == 2 * total, "every hostile message refused at once")
+        #expect(returned.allSatisfy { $0.status == ok }, "the good VM's periods all played")
+        #expect(try good.command(.pcmStop, stream: 0) == ok && good.command(.pcmRelease, stream: 0) == ok)
+        // The good VM's frames, whole and in order, in the mix: one stream at unity is bit-exact.
+        mixer.stop()
+        let out = output.written
+        let start = try #require(out.firstIndex { $0 != 0 }) - (try #require(signal.firstIndex { $0 != 0 }))
+        try #require(start >= 0 && start % 4 == 0 && out.count >= start + signal.count)
+        let bitExact = Array(out[start..<start + signal.count]) == signal
+        #expect(bitExact)
+        #expect(mixer.status.statistics.underruns == 0)
     }
 }

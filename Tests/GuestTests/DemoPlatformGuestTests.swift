@@ -53,6 +53,24 @@ import Testing
         let (code, status) = try platform.avp(["status", platform.file])
         #expect(code == 0 && status.contains("web view of the displays: \(url)") && status.contains("display cockpit: "), "\(status)")
         try touchReachesTheVMUnderIt(platform, url: url)
+        try promptsDuckMedia(platform)
+    }
+
+    /// The demo's audio (AVPS 2.9): ivi plays media, the cluster a navigation prompt every 8 s;
+    /// while one plays, `avp audio` shows media ducked by the platform file's 12 dB, and the mix
+    /// in logs/audio.wav is heard.
+    func promptsDuckMedia(_ platform: RunningPlatform) throws {
+        var shown = ""
+        #expect(platform.wait(60) {
+            shown = (try? platform.avp(["audio", platform.file]))?.1 ?? ""
+            return shown.contains("media  10  ducked 12.0 dB  playing 1") && shown.contains("navigation  50  playing 1")
+        }, "avp audio never showed a prompt ducking media:\n\(shown)\nsound server:\n\(platform.logs("server-sound.log").suffix(1500))")
+        #expect(shown.contains("ivi  volume 0 dB  playback: hw:N,0 media") && shown.contains("cluster  volume 0 dB  playback: hw:N,0 navigation, hw:N,1 chime"),
+                "\(shown)")
+        let (code, changed) = try platform.avp(["audio", platform.file, "ivi", "--volume", "-6"])
+        #expect(code == 0 && changed.contains("ivi  volume -6 dB"), "\(changed)")
+        let mix = try [UInt8](Data(contentsOf: URL(fileURLWithPath: platform.stateDirectory + "/demo/logs/audio.wav")))
+        #expect(mix.count > 44 + 48000 * 4 && mix.dropFirst(44).contains { $0 != 0 }, "the mix is \(mix.count) bytes, or silent")
     }
 
     /// A touch on the web view at a point of ivi's layer (560, 0 on the display) reaches ivi's

@@ -19,13 +19,20 @@ struct PCMConverter: Sendable {
         previous = [Float](repeating: 0, count: output.channels)
     }
 
-    var isIdentity: Bool { input == output }
+    /// The largest magnitude a float sample keeps (16 is +24 dBFS): beyond full scale, so a guest's
+    /// hot signal still clips audibly, yet far from where sums of a few streams could overflow.
+    static let maxFloatSample: Float = 16
 
     /// `bytes` (whole input frames) in the output format.
     mutating func convert(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
-        if isIdentity { return Array(bytes) }
+        Self.encode(samples(bytes), as: output.sample)
+    }
+
+    /// `bytes` (whole input frames) as samples of the output's rate and channels, full scale ±1
+    /// (what the mixer adds up). S16 and the output's own rate and channels convert exactly.
+    mutating func samples(_ bytes: UnsafeRawBufferPointer) -> [Float] {
         let frames = remix(decode(bytes))
-        return encode(input.rate == output.rate ? frames : resample(frames))
+        return input.rate == output.rate ? frames : resample(frames)
     }
 
     private func decode(_ bytes: UnsafeRawBufferPointer) -> [Float] {
@@ -36,9 +43,10 @@ struct PCMConverter: Sendable {
             case .s16: out[i] = Float(Int16(littleEndian: bytes.loadUnaligned(fromByteOffset: 2 * i, as: Int16.self))) / 32768
             case .s32: out[i] = Float(Double(Int32(littleEndian: bytes.loadUnaligned(fromByteOffset: 4 * i, as: Int32.self))) / 2_147_483_648)
             case .float:
-                // A guest's NaN becomes silence: it must not reach integer conversion.
+                // A guest's NaN becomes silence and its infinities and huge values ±maxFloatSample:
+                // the mixer multiplies and adds them (∞ × 0 and ∞ − ∞ are NaN), then converts to integers.
                 let x = Float(bitPattern: UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
-                out[i] = x.isNaN ? 0 : x
+                out[i] = x.isNaN ? 0 : max(-Self.maxFloatSample, min(Self.maxFloatSample, x))
             }
         }
         return out
@@ -86,20 +94,28 @@ struct PCMConverter: Sendable {
         return out
     }
 
-    private func encode(_ samples: [Float]) -> [UInt8] {
-        let width = output.sample.bytesPerSample
-        var out = [UInt8](repeating: 0, count: samples.count * width)
+    /// Samples (full scale ±1, clipped beyond it) in `format`'s little-endian encoding.
+    static func encode(_ samples: [Float], as format: PCMSampleFormat) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: samples.count * format.bytesPerSample)
         out.withUnsafeMutableBytes { buffer in
-            for (i, x) in samples.enumerated() {
-                switch output.sample {
+            samples.withUnsafeBufferPointer { input in
+                // One loop per format: the mixer encodes every period of the host's output.
+                switch format {
+                // `max(min(x))` with NaN is not ordered: integers come only from numbers (NaN is 0).
                 case .s16:
-                    let v = Int16(max(-32768, min(32767, (Double(x) * 32768).rounded())))
-                    buffer.storeBytes(of: v.littleEndian, toByteOffset: 2 * i, as: Int16.self)
+                    for (i, x) in input.enumerated() where !x.isNaN {
+                        let v = Int16(max(-32768, min(32767, (Double(x) * 32768).rounded())))
+                        buffer.storeBytes(of: v.littleEndian, toByteOffset: 2 * i, as: Int16.self)
+                    }
                 case .s32:
-                    let v = Int32(max(-2_147_483_648, min(2_147_483_647, (Double(x) * 2_147_483_648).rounded())))
-                    buffer.storeBytes(of: v.littleEndian, toByteOffset: 4 * i, as: Int32.self)
+                    for (i, x) in input.enumerated() where !x.isNaN {
+                        let v = Int32(max(-2_147_483_648, min(2_147_483_647, (Double(x) * 2_147_483_648).rounded())))
+                        buffer.storeBytes(of: v.littleEndian, toByteOffset: 4 * i, as: Int32.self)
+                    }
                 case .float:
-                    buffer.storeBytes(of: x.bitPattern.littleEndian, toByteOffset: 4 * i, as: UInt32.self)
+                    for (i, x) in input.enumerated() {
+                        buffer.storeBytes(of: x.bitPattern.littleEndian, toByteOffset: 4 * i, as: UInt32.self)
+                    }
                 }
             }
         }

@@ -10,6 +10,8 @@ struct PCMTransfer<Message: Sendable>: Sendable {
     let size: Int
     /// Output: bytes played so far.
     var played = 0
+    /// When the message arrived (CLOCK_MONOTONIC ns): its latency to completion is measured from it.
+    var arrival: UInt64 = 0
 
     static func output(_ message: Message, frames: [UInt8]) -> PCMTransfer {
         PCMTransfer(message: message, frames: frames, size: frames.count)
@@ -163,5 +165,5 @@ struct PCMTransferQueue<Message: Sendable>: Sendable {
 
 extension PCMTransfer {
     /// The same message without its frames (a slot of the FIFO already taken).
-    fileprivate var emptied: PCMTransfer { PCMTransfer(message: message, frames: [], size: 0) }
+    fileprivate var emptied: PCMTransfer { PCMTransfer(message: message, frames: [], size: 0, arrival: arrival) }
 }

@@ -1,4 +1,5 @@
 import GuestMemory
+import SystemCalls
 import Virtio
 
 /// The txq, rxq and eventq of `SoundDevice` (VIRTIO 1.2 §5.14.6.8 and §5.14.6.5).
@@ -61,7 +62,7 @@ extension SoundDevice {
             bytes = chain.writableLength - Self.transferStatusSize
         }
         do { try stream.check(bytes: bytes) } catch { throw TransferRefusal("stream \(id): \(error)") }
-        let transfer: PCMTransfer<DescriptorChain>
+        var transfer: PCMTransfer<DescriptorChain>
         switch direction {
         case .output:
             guard let frames = try? reader.readBytes(bytes) else { throw TransferRefusal("unreadable frames") }
@@ -69,6 +70,7 @@ extension SoundDevice {
         case .input:
             transfer = .input(chain, capacity: bytes)
         }
+        transfer.arrival = MonotonicClock.nanoseconds()
         statistics.transfers += 1
         if stream.enqueue(transfer) { events.append(.pcmXrun, data: id) }
         return false
@@ -82,7 +84,9 @@ extension SoundDevice {
     func returnFinished(_ stream: PCMStream) {
         let finished = stream.takeFinished()
         guard !finished.isEmpty, let queue = queues[stream.direction == .output ? Self.txQueue : Self.rxQueue] else { return }
+        let now = MonotonicClock.nanoseconds()
         for f in finished {
+            if f.status == .ok { statistics.latency.record(nanoseconds: now &- f.transfer.arrival) }
             let recorded = stream.direction == .input ? f.transfer.frames : []
             queue.complete(f.transfer.message, written: writeStatus(f.status, latency: f.latencyBytes, frames: recorded, into: f.transfer.message))
         }

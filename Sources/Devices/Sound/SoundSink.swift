@@ -1,7 +1,7 @@
-/// Where output streams play on the host: a WAV file (`WAVFileSink`), nothing (`NullSink`), and
-/// later a mixer that takes the streams of several VMs. A sink never assumes one stream: each
-/// stream connects a port of its own when it is prepared, in the stream's own format, and the
-/// sink converts or mixes as it must.
+/// Where output streams play on the host: the host's mixer (`SoundMixer`), which takes the
+/// streams of every VM, or a test's recorder. A sink never assumes one stream: each stream
+/// connects a port of its own when it is prepared, in the stream's own format, and the sink
+/// converts or mixes as it must.
 public protocol SoundSink: AnyObject, Sendable {
     /// A port for one stream of `format`; throws if the sink cannot take it.
     func connect(_ stream: SoundStreamTag, format: PCMStreamFormat) throws(SoundHostError) -> any SoundSinkPort
@@ -18,14 +18,4 @@ public protocol SoundSinkPort: AnyObject, Sendable {
     var latencyBytes: Int { get }
     /// The stream is released; the port is not used again.
     func close()
-}
-
-/// A sink that drops what it is given, at the pace the stream keeps: playback with nowhere to go.
-public final class NullSink: SoundSink, SoundSinkPort {
-    public init() {}
-    public func connect(_ stream: SoundStreamTag, format: PCMStreamFormat) throws(SoundHostError) -> any SoundSinkPort { self }
-    public func write(_ frames: UnsafeRawBufferPointer) throws(SoundHostError) {}
-    public func gap(frames: Int) {}
-    public var latencyBytes: Int { 0 }
-    public func close() {}
 }

@@ -1,5 +1,5 @@
-/// Where input streams record from on the host: a test tone (`TestToneSource`), silence, and
-/// later a microphone. Like a sink, it hands each stream a port in that stream's format.
+/// Where input streams record from on the host: a test tone (`TestToneSource`), silence, or a
+/// microphone (`ALSASource`). Like a sink, it hands each stream a port in that stream's format.
 public protocol SoundSource: AnyObject, Sendable {
     func connect(_ stream: SoundStreamTag, format: PCMStreamFormat) throws(SoundHostError) -> any SoundSourcePort
 }

@@ -9,6 +9,8 @@ public struct SoundStatistics: Sendable, Equatable {
     /// Notifications written into eventq buffers, and those dropped (the driver gave no buffers).
     public var events = 0
     public var eventsDropped = 0
+    /// From a message's arrival to its completion, for messages completed OK.
+    public var latency = LatencyHistogram()
     /// Each stream's counters, by stream ID.
     public var streams: [SoundStreamCounters] = []
 

@@ -105,10 +105,10 @@ public struct SoundChannelMap: Sendable, Equatable {
         self.functionNode = functionNode
     }
 
-    /// Mono and stereo maps for a direction.
-    public static func standard(_ direction: SoundDirection) -> [SoundChannelMap] {
-        [SoundChannelMap(direction: direction, positions: [.mono]),
-         SoundChannelMap(direction: direction, positions: [.frontLeft, .frontRight])]
+    /// Mono and stereo maps for a direction (of the PCM device of function group `functionNode`).
+    public static func standard(_ direction: SoundDirection, functionNode: UInt32 = 0) -> [SoundChannelMap] {
+        [SoundChannelMap(direction: direction, positions: [.mono], functionNode: functionNode),
+         SoundChannelMap(direction: direction, positions: [.frontLeft, .frontRight], functionNode: functionNode)]
     }
 
     var infoBytes: [UInt8] {

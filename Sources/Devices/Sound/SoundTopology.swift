@@ -20,10 +20,20 @@ public struct SoundTopology: Sendable, Equatable {
     /// `hw:N,0` for both — with a line-out and a microphone jack, and mono and stereo maps.
     public static func standard(formats: [PCMSampleFormat] = PCMSampleFormat.allCases,
                                 rates: [PCMRate] = PCMRate.allCases) -> SoundTopology {
-        SoundTopology(jacks: [SoundJack(direction: .output), SoundJack(direction: .input)],
-                      streams: [SoundStreamDescription(direction: .output, formats: formats, rates: rates),
-                                SoundStreamDescription(direction: .input, formats: formats, rates: rates)],
-                      channelMaps: SoundChannelMap.standard(.output) + SoundChannelMap.standard(.input))
+        card(playback: 1, formats: formats, rates: rates)
+    }
+
+    /// `playback` playback streams — IDs 0 to playback − 1, each its own function group, so
+    /// Linux's `hw:N,0` to `hw:N,playback−1` — then one capture stream in group 0 (`hw:N,0`).
+    /// With one playback stream this is `standard`.
+    public static func card(playback: Int, formats: [PCMSampleFormat] = PCMSampleFormat.allCases,
+                            rates: [PCMRate] = PCMRate.allCases) -> SoundTopology {
+        precondition((1..<maxStreams).contains(playback))
+        let groups = (0..<UInt32(playback))
+        return SoundTopology(jacks: [SoundJack(direction: .output), SoundJack(direction: .input)],
+                             streams: groups.map { SoundStreamDescription(direction: .output, formats: formats, rates: rates, functionNode: $0) }
+                                 + [SoundStreamDescription(direction: .input, formats: formats, rates: rates)],
+                             channelMaps: groups.flatMap { SoundChannelMap.standard(.output, functionNode: $0) } + SoundChannelMap.standard(.input))
     }
 
     /// `struct virtio_snd_config` without `controls` (VIRTIO_SND_F_CTLS is not offered, so QEMU

@@ -43,7 +43,7 @@ public struct WAVHeader: Sendable, Equatable {
     /// Reads a WAV file's format and where its samples are: walks the chunks, so files with
     /// other chunks (LIST, fact) before `data` read too. The `data` chunk is taken to run to the
     /// end of the file (whole frames), whatever its size says: a recording whose header lags
-    /// behind its samples (`WAVFileSink` after a crash) reads whole. Not for files with chunks
+    /// behind its samples (`WAVFileOutput` after a crash) reads whole. Not for files with chunks
     /// after `data`.
     public static func parse(_ file: [UInt8]) throws(ParseError) -> (format: PCMStreamFormat, data: ArraySlice<UInt8>) {
         func u32(_ at: Int) -> UInt32? {

@@ -30,6 +30,8 @@ struct KindRules {
     var networks: [String: Int] = [:]
     /// Each VM's GPU scanouts: the layers naming it under `displays:`, in order.
     var scanouts: [String: [DisplayMode]] = [:]
+    /// The roles declared under `audio:` (or the standard ones).
+    var audioRoles = AudioRole.standard
 
     /// The device's path in the file ("vms[0].devices[2]") and its user.
     var at = ""

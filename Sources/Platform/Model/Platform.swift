@@ -84,6 +84,8 @@ public struct Platform: Sendable {
     public var vsockPairs: [[String]] = []
     /// Displays and their layers, each layer one scanout of a VM's GPU.
     public var displays: [Display] = []
+    /// The host's audio policy, output and input (AVPS §2.9).
+    public var audio = Audio()
     public var vms: [VM]
 
     public func vm(named name: String) -> VM? { vms.first { $0.name == name } }

@@ -19,7 +19,37 @@ public struct PlatformFile: Decodable, Sendable, Equatable {
     public var vsock: VsockPolicySpec?
     /// Displays and what each shows of the VMs' GPUs ({AVPS-v2.0-27} to {AVPS-v2.0-29}).
     public var displays: [DisplaySpec]?
+    /// The host's audio policy (AVPS §2.9): output, input, roles and ducking rules.
+    public var audio: AudioSpec?
     public var vms: [VMSpec]
+}
+
+/// The `audio:` section: where the mix of every VM's sound card plays, what the guests
+/// record, the roles streams play and which roles duck which.
+public struct AudioSpec: Decodable, Sendable, Equatable {
+    /// `wav` (the default: `logs/audio.wav` in the state directory), `none`, or `alsa:DEVICE`.
+    public var output: String?
+    /// `silence` (the default), `tone:HZ`, or `alsa:DEVICE`.
+    public var input: String?
+    /// The standard media, navigation, phone and chime when absent.
+    public var roles: [AudioRoleSpec]?
+    public var ducking: [DuckingSpec]?
+}
+
+public struct AudioRoleSpec: Decodable, Sendable, Equatable {
+    public var name: String
+    public var priority: WholeNumber
+    public var safety: Bool?
+}
+
+public struct DuckingSpec: Decodable, Sendable, Equatable {
+    public var when: String
+    public var duck: String
+    /// Attenuation in dB.
+    public var by: WholeNumber
+    /// Milliseconds.
+    public var attack: WholeNumber?
+    public var release: WholeNumber?
 }
 
 /// A virtual switch.

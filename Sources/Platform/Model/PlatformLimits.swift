@@ -32,6 +32,9 @@ public enum PlatformLimits {
     public static let layersPerDisplay = 16
     /// Safety regions of one layer (each is checked on every composed frame).
     public static let safetyRegions = 16
+    /// Audio roles and ducking rules of one platform.
+    public static let audioRoles = 16
+    public static let duckingRules = 64
     /// Extra source MACs of one interface (`allowed-macs`).
     public static let allowedMACs = 64
     /// vsock pairs: every pair of the largest platform.

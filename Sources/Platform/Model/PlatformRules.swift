@@ -31,6 +31,8 @@ struct PlatformRules {
         }
         let displays = DisplayRules.resolve(file.displays ?? [], rules: &kinds)
         for layer in displays.flatMap(\.layers) { kinds.scanouts[layer.policy.source.vm, default: []].append(layer.mode) }
+        let audio = AudioRules.resolve(file.audio, report: &kinds.report)
+        kinds.audioRoles = audio.policy.roles
         let servers = resolveServers()
         var vms: [Platform.VM] = []
         var vmNames: Set<String> = []
@@ -44,6 +46,7 @@ struct PlatformRules {
         platform.networks = (file.networks ?? []).map { Platform.Network(name: $0.name, mtu: $0.mtu?.value ?? 1500) }
         platform.vsockPairs = checkVsockPairs(vms)
         platform.displays = displays
+        platform.audio = audio
         DisplayRules.checkVMs(file.displays ?? [], vms: vms, report: &kinds.report)
         checkServerNames(platform)
         return platform

@@ -1,3 +1,4 @@
+import Devices
 import Foundation
 
 /// The shape of a platform file, written once: it drives the structural check that
@@ -91,6 +92,30 @@ public enum PlatformSchema {
                         required: ["vm"]), count: 0...PlatformLimits.layersPerDisplay)),
                 ],
                 required: ["name", "mode", "size"]), count: 0...PlatformLimits.displays)),
+            ("audio", .object("The host's audio policy (AVPS 2.9): one mixer for every VM's sound card.", properties: [
+                ("output", .string("Where the mix plays: wav (logs/audio.wav in the state directory, the default), none, or alsa:DEVICE.",
+                                   pattern: "^(wav|none|alsa:.+)$")),
+                ("input", .string("What the guests record: silence (the default), tone:HZ (20 to 3999), or alsa:DEVICE.",
+                                  pattern: "^(silence|tone:[0-9]+(\\.[0-9]+)?|alsa:.+)$")),
+                ("roles", .array("The roles streams play; without it: media 10, navigation 50, phone 70, chime 100 (safety).", items: .object(
+                    "A role.",
+                    properties: [
+                        ("name", .string("Role name, used by sound devices' playback and by ducking rules.", pattern: namePattern)),
+                        ("priority", .integer("Higher outranks lower: a role ducks only roles of lower priority.", range: AudioRole.priorities)),
+                        ("safety", .boolean("A safety sound (a chime, a warning): never ducked, muted or turned down; it must have the highest priority.")),
+                    ],
+                    required: ["name", "priority"]), count: 1...PlatformLimits.audioRoles)),
+                ("ducking", .array("While a stream of role 'when' plays, streams of role 'duck' are lowered.", items: .object(
+                    "A ducking rule.",
+                    properties: [
+                        ("when", .string("The role whose playing ducks.", pattern: namePattern)),
+                        ("duck", .string("The role lowered (of lower priority; never a safety role).", pattern: namePattern)),
+                        ("by", .integer("Attenuation in dB.", range: 0...96)),
+                        ("attack", .integer("Milliseconds to reach it (default 50).", range: DuckingRule.rampRange)),
+                        ("release", .integer("Milliseconds to come back once 'when' stops (default 500).", range: DuckingRule.rampRange)),
+                    ],
+                    required: ["when", "duck", "by"]), count: 0...PlatformLimits.duckingRules)),
+            ], required: [])),
             ("vms", .array("The virtual machines.", items: .object(
                 "A virtual machine.",
                 properties: [

@@ -26,13 +26,7 @@ public enum DisplayControlRequest: Codable, Sendable, Equatable {
         }
     }
 
-    public var line: [UInt8] { Self.encodedLine(self) }
-
-    static func encodedLine(_ value: some Encodable) -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return ((try? encoder.encode(value)).map { [UInt8]($0) } ?? Array("{}".utf8)) + [0x0A]
-    }
+    public var line: [UInt8] { JSONLine.encode(self) }
 }
 
 /// A change to one layer. The size of a layer is fixed: it is the size of the scanout its
@@ -73,7 +67,7 @@ public enum DisplayControlResponse: Codable, Sendable, Equatable {
         do { self = try JSONDecoder().decode(Self.self, from: Data(line)) } catch { throw .malformedResponse }
     }
 
-    public var line: [UInt8] { DisplayControlRequest.encodedLine(self) }
+    public var line: [UInt8] { JSONLine.encode(self) }
 }
 
 /// A display's policy as the control socket shows it: everything but mask pixels.

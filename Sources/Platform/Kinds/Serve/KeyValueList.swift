@@ -46,6 +46,7 @@ struct KeyValueList {
     }
 
     mutating func append(_ key: String, _ value: String) { pairs.append((key, value)) }
+    mutating func append(flag: String) { pairs.append((flag, nil)) }
 
     mutating func append(_ endpoint: VhostUserServer.Endpoint) {
         switch endpoint {

@@ -5,16 +5,14 @@ import Logging
 import Synchronization
 import SystemCalls
 
-/// Records what output streams play into a WAV file of one fixed format: each stream's frames
-/// are converted to it (`PCMConverter`; bit-exact when the formats match). The RIFF header's
-/// sizes are rewritten at most every `headerInterval` seconds while frames arrive and when a
-/// stream or the sink closes, so a crash loses at most that much of the header's count, never
-/// the samples (a reader may also take the data to the end of the file, as `WAVHeader.parse` does).
+/// The mixer's output into a WAV file of one fixed format: what the host would have heard,
+/// silence included, in real time (the mixer's clock paces it). The RIFF header's sizes are
+/// rewritten at most every `headerInterval` seconds while frames arrive and on close, so a
+/// crash loses at most that much of the header's count, never the samples (a reader may also
+/// take the data to the end of the file, as `WAVHeader.parse` does).
 ///
-/// One stream at a time: a file records one signal; streams of several guests at once are a
-/// mixer's job. Bounded by what RIFF can describe (4 GiB); past that, frames are dropped and
-/// logged once.
-public final class WAVFileSink: SoundSink, @unchecked Sendable {
+/// Bounded by what RIFF can describe (4 GiB); past that, frames are dropped and logged once.
+public final class WAVFileOutput: SoundOutput, @unchecked Sendable {
     public let path: String
     public let format: PCMStreamFormat
     /// Seconds between header updates while recording.
@@ -25,7 +23,6 @@ public final class WAVFileSink: SoundSink, @unchecked Sendable {
         var dataBytes = 0
         var headerWrittenAt = 0.0
         var headerStale = false
-        var connected: SoundStreamTag?
         var full = false
     }
     private let state = Mutex(State())
@@ -49,13 +46,11 @@ public final class WAVFileSink: SoundSink, @unchecked Sendable {
     /// Bytes of samples recorded so far.
     public var dataBytes: Int { state.withLock { $0.dataBytes } }
 
-    public func connect(_ stream: SoundStreamTag, format: PCMStreamFormat) throws(SoundHostError) -> any SoundSinkPort {
-        try state.withLock { (s) throws(SoundHostError) in
-            guard s.file != nil else { throw .closed }
-            if let other = s.connected { throw .busy("\(path) records \(other)") }
-            s.connected = stream
-        }
-        return Port(sink: self, stream: stream, converter: PCMConverter(from: format, to: self.format))
+    public var keepsTime: Bool { false }
+    public var delayFrames: Int { 0 }
+
+    public func write(_ frames: UnsafeRawBufferPointer) throws(SoundHostError) {
+        try append(frames)
     }
 
     /// Writes the final header and closes the file; later writes fail.
@@ -69,7 +64,7 @@ public final class WAVFileSink: SoundSink, @unchecked Sendable {
 
     deinit { close() }
 
-    fileprivate func append(_ bytes: [UInt8]) throws(SoundHostError) {
+    private func append(_ bytes: UnsafeRawBufferPointer) throws(SoundHostError) {
         let warnFull = try state.withLock { (s) throws(SoundHostError) -> Bool in
             guard let file = s.file else { throw .closed }
             guard s.dataBytes + bytes.count <= WAVHeader.maxDataBytes else {
@@ -85,13 +80,6 @@ public final class WAVFileSink: SoundSink, @unchecked Sendable {
         if warnFull { logger.warning("sound: \(path) holds the 4 GiB a WAV file can; further frames are dropped") }
     }
 
-    fileprivate func disconnect(_ stream: SoundStreamTag) {
-        state.withLock { s in
-            if s.connected == stream { s.connected = nil }
-            writeHeader(&s)
-        }
-    }
-
     private func writeHeader(_ s: inout State) {
         guard let file = s.file, s.headerStale || s.headerWrittenAt == 0 else { return }
         let header = WAVHeader(format: format, dataBytes: UInt32(s.dataBytes)).bytes
@@ -99,34 +87,5 @@ public final class WAVFileSink: SoundSink, @unchecked Sendable {
         if written != header.count { logger.warning("sound: \(path): cannot update the WAV header: \(Errno.current("pwrite"))") }
         s.headerStale = false
         s.headerWrittenAt = MonotonicClock.seconds()
-    }
-
-    private final class Port: SoundSinkPort, @unchecked Sendable {
-        let sink: WAVFileSink
-        let stream: SoundStreamTag
-        /// Used only from the stream's clock thread.
-        var converter: PCMConverter
-        var closed = false
-
-        init(sink: WAVFileSink, stream: SoundStreamTag, converter: PCMConverter) {
-            self.sink = sink
-            self.stream = stream
-            self.converter = converter
-        }
-
-        func write(_ frames: UnsafeRawBufferPointer) throws(SoundHostError) {
-            guard !closed else { throw .closed }
-            try sink.append(converter.convert(frames))
-        }
-
-        func gap(frames: Int) {}
-
-        var latencyBytes: Int { 0 }
-
-        func close() {
-            guard !closed else { return }
-            closed = true
-            sink.disconnect(stream)
-        }
     }
 }
