@@ -18,6 +18,9 @@ struct AudioCommand: ParsableCommand {
               avp audio cockpit.yaml
               avp audio cockpit.yaml ivi --volume -12
               avp audio cockpit.yaml ivi --mute
+              avp audio cockpit.yaml --plot levels.png
+            --plot draws what the mixer played over the last minute: the mix filled, each role's level after its gains as a \
+            line of its colour (printed), 0 dBFS at the top to -72 at the bottom, grey lines every 12 dB and every 5 s.
             """)
 
     @OptionGroup var platformFile: PlatformFileArgument
@@ -27,12 +30,15 @@ struct AudioCommand: ParsableCommand {
     var volume: Double?
     @Flag(help: "Mute the VM (its safety streams still play).") var mute = false
     @Flag(help: "Unmute the VM.") var unmute = false
+    @Option(help: ArgumentHelp("Draw the last minute's levels, per role and of the mix, into this PNG file.", valueName: "file.png"))
+    var plot: String?
 
     func validate() throws {
         let changes = [volume != nil, mute, unmute].filter { $0 }.count
         if changes > 1 { throw ValidationError("give one change at a time: --volume, --mute or --unmute") }
         if changes == 1, vm == nil { throw ValidationError("a change needs the VM's name") }
         if changes == 0, vm != nil { throw ValidationError("the VM needs a change: --volume, --mute or --unmute") }
+        if plot != nil, changes > 0 { throw ValidationError("--plot draws; give changes in another call") }
     }
 
     func run() throws {
@@ -44,6 +50,7 @@ struct AudioCommand: ParsableCommand {
                                              file: platformFile.file)
         let request: AudioControlRequest
         switch (vm, volume, mute, unmute) {
+        case (nil, _, _, _) where plot != nil: request = .levels
         case let (vm?, volume?, _, _): request = .volume(vm: vm, decibels: volume)
         case let (vm?, nil, true, _): request = .mute(vm: vm, muted: true)
         case let (vm?, nil, _, true): request = .mute(vm: vm, muted: false)
@@ -51,6 +58,12 @@ struct AudioCommand: ParsableCommand {
         }
         switch try AudioControlResponse(line: try client.ask(request.line)) {
         case let .status(status): print(Self.table(status), terminator: "")
+        case let .levels(levels):
+            guard let plot else { throw CommandFailure("the sound server sent levels nobody asked for") }
+            try OutputFile.write(SoundLevelPlot.png(levels), to: plot)
+            let legend = levels.roles.enumerated().map { "\($0.element.name) \(SoundLevelPlot.palette[$0.offset % SoundLevelPlot.palette.count].name)" }
+            print("\(plot): the last \(levels.mix.count * levels.windowMilliseconds / 1000) s; mix filled, "
+                + legend.joined(separator: ", ") + "; 0 dBFS at the top, \(Int(SoundLevelPlot.floor)) at the bottom, lines every 12 dB and 5 s")
         case let .refused(reason): throw CommandFailure(reason)
         }
     }

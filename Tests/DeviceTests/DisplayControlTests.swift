@@ -16,22 +16,7 @@ import Testing
 
     /// Sends each line on one connection and returns the answers.
     static func ask(_ path: String, _ lines: [[UInt8]]) throws -> [DisplayControlResponse] {
-        let socket = try UnixSocket.connect(to: path)
-        socket.descriptor.setSocketTimeouts(seconds: 10)
-        var answers: [DisplayControlResponse] = []
-        var pending: [UInt8] = []
-        for line in lines {
-            try socket.send(line + [0x0A])
-            while !pending.contains(0x0A) {
-                let piece = try socket.receive(upTo: 65536)
-                guard !piece.bytes.isEmpty else { return answers }
-                pending += piece.bytes
-            }
-            let end = pending.firstIndex(of: 0x0A)!
-            answers.append(try DisplayControlResponse(line: Array(pending[..<end])))
-            pending.removeSubrange(...end)
-        }
-        return answers
+        try controlSocketExchange(path, lines).map { try DisplayControlResponse(line: $0) }
     }
 
     @Test("show, then opacity, move and restack change the compositor's policy and the next frame")

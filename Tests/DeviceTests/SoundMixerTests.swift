@@ -95,8 +95,8 @@ private func decibels(_ ratio: Float) -> Double { 20 * log10(Double(ratio)) }
         // Playing ends a tenth of a second after its last frames (held) plus its margin; the release takes 300 ms.
         let after = try run(mixer, output, periods: 60, [(media, 0.5)])
         #expect(after == 0.5)
-        // From the end of the first period's fade-in (a stream's gain starts at 0) on.
-        let heard = output.samples.drop { $0 == 0 }.dropFirst(mixer.periodFrames)
+        // From the stream's first frames on (a stream joins the mix at its gain, without a fade-in).
+        let heard = output.samples.drop { $0 == 0 }
         #expect(!heard.isEmpty && heard.allSatisfy { decibels($0 / 0.5) <= 0.001 && decibels($0 / 0.5) >= -12.01 }, "never beyond the rule's depth")
     }
 
@@ -161,5 +161,25 @@ private func decibels(_ ratio: Float) -> Double { 20 * log10(Double(ratio)) }
             try mixer.mixPeriod().withUnsafeBytes { try output.write($0) }
         }
         #expect(output.samples.last == 0.5)
+    }
+
+    @Test("an output that claims to keep time but never blocks (ALSA's null) does not make the mixer spin ahead")
+    func selfTimedOutputCannotRunAway() throws {
+        final class Bottomless: SoundOutput, @unchecked Sendable {
+            let format = SoundMixing.mono
+            let writes = Atomic<Int>(0)
+            var keepsTime: Bool { true }
+            func write(_ frames: UnsafeRawBufferPointer) throws(SoundHostError) { writes.add(1, ordering: .relaxed) }
+            var delayFrames: Int { 0 }
+            func close() {}
+        }
+        let output = Bottomless()
+        let started = Date()
+        let mixer = try SoundMixer(output: output, policy: Self.policy, logger: logger)
+        usleep(300_000)
+        mixer.stop()
+        let elapsed = Date().timeIntervalSince(started)
+        // At most 100 ms ahead of the clock, in 10 ms periods (a slow host only writes fewer).
+        #expect(output.writes.load(ordering: .relaxed) <= Int((elapsed + 0.1) * 100) + 2, "\(output.writes.load(ordering: .relaxed)) periods in \(elapsed) s")
     }
 }

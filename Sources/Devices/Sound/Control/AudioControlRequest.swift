@@ -6,6 +6,8 @@
 /// One JSON object per line each way (`JSONLine`), at most `maxLine` bytes.
 public enum AudioControlRequest: Codable, Sendable, Equatable {
     case show
+    /// The last minute's levels (`avp audio --plot`).
+    case levels
     case volume(vm: String, decibels: Double)
     case mute(vm: String, muted: Bool)
 
@@ -23,6 +25,7 @@ public enum AudioControlRequest: Codable, Sendable, Equatable {
 /// The answer: the mixer's state after the request, or why it was refused.
 public enum AudioControlResponse: Codable, Sendable, Equatable {
     case status(MixerStatus)
+    case levels(MixerLevels)
     case refused(reason: String)
 
     public init(line: [UInt8]) throws(AudioControlError) {
@@ -43,13 +46,25 @@ public enum AudioControlError: Error, Sendable, Equatable, CustomStringConvertib
     public var description: String {
         switch self {
         case .lineTooLong: "a control request is one line of at most \(AudioControlRequest.maxLine) bytes"
-        case .malformedRequest: "the control request is not an audio request (JSON: show, volume or mute)"
+        case .malformedRequest: "the control request is not an audio request (JSON: show, levels, volume or mute)"
         case .malformedResponse: "the sound server's answer is not an audio control response"
         case let .unknownVM(vm, known): "no VM '\(vm)' has a sound card here; VMs: \(known.joined(separator: ", "))"
         case let .volumeOutOfRange(v):
             "volume \(v.isFinite ? AudioVM.text(v) : "\(v)") dB is outside \(Int(AudioVM.volumeRange.lowerBound)) to 0 dB (attenuation only)"
         }
     }
+}
+
+/// What the mixer played over the last minute, oldest first: each role's level after its gains
+/// and the mix's, in dBFS per `windowMilliseconds` slice (−120: silence).
+public struct MixerLevels: Codable, Sendable, Equatable {
+    public struct Role: Codable, Sendable, Equatable {
+        public var name: String
+        public var decibels: [Double]
+    }
+    public var windowMilliseconds: Int
+    public var roles: [Role]
+    public var mix: [Double]
 }
 
 /// The mixer as the control socket shows it: each VM's volume, mute and streams, each role's

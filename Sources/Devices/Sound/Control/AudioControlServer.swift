@@ -26,6 +26,7 @@ public final class AudioControlServer: @unchecked Sendable {
         do {
             switch try AudioControlRequest(line: line) {
             case .show: break
+            case .levels: return .levels(mixer.levels)
             case let .volume(vm, decibels):
                 try mixer.setVolume(of: vm, decibels: decibels)
                 logger.notice("sound: VM '\(vm)': volume \(AudioVM.text(decibels)) dB, by the host's control socket")

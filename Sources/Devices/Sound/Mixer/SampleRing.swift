@@ -40,11 +40,12 @@ struct SampleRing: Sendable {
 
     /// Adds up to `count` frames into `mix` (interleaved, `channels` wide) from its start, each
     /// sample times a gain going linearly from `gain.from` to `gain.to` over `count` frames;
-    /// returns the frames taken.
-    mutating func mix(into mix: inout [Float], count: Int, gain: (from: Float, to: Float)) -> Int {
+    /// returns the frames taken and the sum of the squares of what was added (for the meter).
+    mutating func mix(into mix: inout [Float], count: Int, gain: (from: Float, to: Float)) -> (frames: Int, energy: Double) {
         let taken = min(count, frames)
         let step = count > 0 ? (gain.to - gain.from) / Float(count) : 0
         let channels = channels, capacity = capacityFrames, head = head
+        var energy: Float = 0
         mix.withUnsafeMutableBufferPointer { out in
             storage.withUnsafeBufferPointer { ring in
                 // At most two runs: to the end of the storage, then from its start.
@@ -55,14 +56,18 @@ struct SampleRing: Sendable {
                     for k in 0..<run {
                         let g = gain.from + step * Float(f + k + 1)
                         let src = (at + k) * channels, dst = (f + k) * channels
-                        for c in 0..<channels { out[dst + c] += ring[src + c] * g }
+                        for c in 0..<channels {
+                            let x = ring[src + c] * g
+                            out[dst + c] += x
+                            energy += x * x
+                        }
                     }
                     f += run
                 }
             }
         }
         discard(taken)
-        return taken
+        return (taken, Double(energy))
     }
 
     mutating func discard(_ count: Int) {

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import Synchronization
 import SystemCalls
@@ -17,6 +20,9 @@ public final class SoundMixer: SoundSink, @unchecked Sendable {
     public let output: any SoundOutput
     /// Frames per mixer period: 10 ms of the output's rate.
     public let periodFrames: Int
+    /// How far ahead of real time a self-timed output may be written (`SoundOutput.keepsTime`).
+    static let maxLead: UInt64 = 100_000_000
+
     /// 10 ms of frames at `rate`: the mixer's period (an ALSA output is opened with it).
     public static func periodFrames(at rate: Int) -> Int { max(1, rate / 100) }
 
@@ -32,6 +38,7 @@ public final class SoundMixer: SoundSink, @unchecked Sendable {
         var timeline = 0
         /// Stopping: every ring plays out, margin or not.
         var draining = false
+        var meter: LevelMeter
         var statistics = MixerStatistics()
         var outputErrors = LogSampler()
     }
@@ -56,11 +63,19 @@ public final class SoundMixer: SoundSink, @unchecked Sendable {
         self.logger = logger
         periodFrames = Self.periodFrames(at: output.format.rate)
         silence = [UInt8](repeating: 0, count: periodFrames * output.format.frameBytes)
-        state = Mutex(State(policy: policy))
+        state = Mutex(State(policy: policy, meter: LevelMeter(roles: policy.roles.map(\.name), rate: output.format.rate)))
         if pacing == .caller { return }
         if output.keepsTime {
+            let start = MonotonicClock.nanoseconds(), rate = UInt64(output.format.rate)
             thread = try OSThread(name: "avp-snd-mixer") { [weak self] in
-                while let self, !self.stopped.load(ordering: .acquiring) { self.tick() }
+                while let self, !self.stopped.load(ordering: .acquiring) {
+                    self.tick()
+                    // A device that takes frames faster than it plays them (ALSA's null or file
+                    // plugins) would make this loop spin: never run more than 100 ms ahead of the clock.
+                    let played = UInt64(self.state.withLock { $0.timeline }) * 1_000_000_000 / rate
+                    let elapsed = MonotonicClock.nanoseconds() - start
+                    if played > elapsed + Self.maxLead { usleep(UInt32((played - elapsed - Self.maxLead) / 1000)) }
+                }
             }
         } else {
             clock = try PCMStreamClock(name: "avp-snd-mixer", periodFrames: periodFrames, rate: output.format.rate) { [weak self] in
@@ -143,7 +158,7 @@ public final class SoundMixer: SoundSink, @unchecked Sendable {
             }
             if log { logger.error("sound: the mixer's output: \(error) (\(state.withLock { $0.statistics.outputErrors }) so far)") }
             // A card that fails at once must not turn the mixer's thread into a busy loop.
-            if output.keepsTime { _ = try? EventFD().wait(timeoutMilliseconds: 10) }
+            if output.keepsTime { usleep(10_000) }
         }
     }
 
@@ -154,6 +169,7 @@ public final class SoundMixer: SoundSink, @unchecked Sendable {
         let silent = state.withLock { s -> Bool in
             // Nothing plays and nothing is still releasing: the period is silence, and nothing but time changes.
             guard s.channels.isEmpty, s.envelopes.values.allSatisfy({ $0.decibels == 0 }) else { return false }
+            s.meter.add(roleEnergy: [:], mix: 0, samples: periodFrames * channels, channels: channels)
             s.statistics.periods += 1
             s.timeline += periodFrames
             return true
@@ -166,6 +182,7 @@ public final class SoundMixer: SoundSink, @unchecked Sendable {
                 let rules = s.policy.ducking.filter { $0.duck == role.name && playing.contains($0.when) && !role.safety }
                 s.envelopes[role.name, default: DuckingEnvelope()].advance(toward: rules, seconds: Double(periodFrames) / Double(rate))
             }
+            var roleEnergy: [String: Double] = [:]
             for id in s.channels.keys.sorted() {
                 guard var c = s.channels[id] else { continue }
                 let target = gain(of: c, in: s)
@@ -176,7 +193,8 @@ public final class SoundMixer: SoundSink, @unchecked Sendable {
                     }
                     c.filling = false
                 }
-                let taken = c.ring.mix(into: &mix, count: periodFrames, gain: (c.gain, target))
+                let (taken, energy) = c.ring.mix(into: &mix, count: periodFrames, gain: (c.gain, target))
+                roleEnergy[c.role.name, default: 0] += energy
                 c.gain = target
                 if taken < periodFrames {
                     if c.closed { s.channels[id] = nil; continue }
@@ -186,6 +204,7 @@ public final class SoundMixer: SoundSink, @unchecked Sendable {
                 }
                 s.channels[id] = c
             }
+            s.meter.add(roleEnergy: roleEnergy, mix: mix.reduce(0) { $0 + Double($1 * $1) }, samples: mix.count, channels: channels)
             s.statistics.periods += 1
             s.timeline += periodFrames
         }
@@ -232,6 +251,14 @@ extension SoundMixer {
                 throw .unknownVM(name, known: s.policy.vms.map(\.name))
             }
             change(&s.policy.vms[i])
+        }
+    }
+
+    /// The last minute's levels, per role and of the mix.
+    public var levels: MixerLevels {
+        state.withLock { s in
+            MixerLevels(windowMilliseconds: s.meter.windowFrames * 1000 / output.format.rate,
+                        roles: zip(s.meter.roles, s.meter.history).map { MixerLevels.Role(name: $0, decibels: $1) }, mix: s.meter.mixHistory)
         }
     }
 
