@@ -97,7 +97,6 @@ public struct SoundServeOptions: EndpointServeOptions {
 
     /// Each VM served: its card's policy and its endpoint (a standalone endpoint is `guest`, one stream of the lowest role).
     public var servedVMs: [(card: AudioVM, endpoint: VhostUserServer.Endpoint)] {
-        let roles = role.isEmpty ? AudioRole.standard : role.map(\.role)
         let lowest = AudioPolicy(roles: roles).defaultRole.name
         return endpoints.all.map { (AudioVM(name: Self.standaloneVM, playback: [lowest]), $0) }
             + vm.map { v in
@@ -107,9 +106,12 @@ public struct SoundServeOptions: EndpointServeOptions {
             }
     }
 
+    /// The roles given, or the standard ones.
+    var roles: [AudioRole] { role.isEmpty ? AudioRole.standard : role.map(\.role) }
+
     /// The policy the mixer starts with.
     public var policy: AudioPolicy {
-        AudioPolicy(roles: role.isEmpty ? AudioRole.standard : role.map(\.role), ducking: duck.map(\.rule), vms: servedVMs.map { $0.card })
+        AudioPolicy(roles: roles, ducking: duck.map(\.rule), vms: servedVMs.map { $0.card })
     }
 
     public var arguments: [String] {
