@@ -15,3 +15,12 @@ extension Array where Element == UInt8 {
         return try result!.get()
     }
 }
+
+extension ArraySlice where Element == UInt8 {
+    @inlinable
+    public func withBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
+        var result: Result<R, E>?
+        withUnsafeBytes { b in result = Result { () throws(E) -> R in try body(b) } }
+        return try result!.get()
+    }
+}
