@@ -15,6 +15,7 @@ import Testing
         let dir = try GuestHarness.workDirectory("demo")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try FileManager.default.copyItem(atPath: root.appendingPathComponent("examples/ivi-mask.pbm").path, toPath: dir + "/ivi-mask.pbm")
+        try FileManager.default.copyItem(atPath: root.appendingPathComponent("examples/shared").path, toPath: dir + "/shared")
         let yaml = try String(contentsOf: root.appendingPathComponent("examples/two-vms.yaml"), encoding: .utf8)
         let platform = try RunningPlatform(name: "demo", yaml: yaml, directory: dir)
         defer { platform.stop() }
@@ -54,6 +55,21 @@ import Testing
         #expect(code == 0 && status.contains("web view of the displays: \(url)") && status.contains("display cockpit: "), "\(status)")
         try touchReachesTheVMUnderIt(platform, url: url)
         try promptsDuckMedia(platform)
+        try sharedFolderInBothVMs(platform)
+    }
+
+    /// The demo's read-only folder (AVPS-v2.0-50), one virtio-fs server for both VMs: each mounts
+    /// it (q35: vhost-user-fs-pci; microvm: vhost-user-fs-device), reads the host's file, and
+    /// cannot write.
+    func sharedFolderInBothVMs(_ platform: RunningPlatform) throws {
+        for vm in ["ivi", "cluster"] {
+            let out = try platform.consoleRun(vm, """
+                mkdir -p /mnt/shared; mountpoint -q /mnt/shared || mount -t virtiofs shared /mnt/shared; \
+                echo "text=$(head -n 1 /mnt/shared/README.txt)"; touch /mnt/shared/x 2>&1; echo shared-$((6*7))
+                """, expect: "shared-42")
+            #expect(out.contains("text=This folder is shared read-only with both VMs") && out.contains("Read-only file system"),
+                    "\(vm):\n\(out.suffix(1500))\nfs server:\n\(platform.logs("server-shared.log").suffix(1000))")
+        }
     }
 
     /// The demo's audio (AVPS 2.9): ivi plays media, the cluster a navigation prompt every 8 s;

@@ -293,8 +293,9 @@ func errors(_ r: PlatformLoader.Result) -> [String] { r.errors.map { "\($0.line)
                                   with: "    restart: on-failure\n    devices:\n      - type: entropy\n        server: rng\n      - type: console\n\n  - name: cluster")
             .replacingOccurrences(of: "    memory: 384M\n", with: "    memory: 384M\n    kernel: vmlinuz\n    initrd: initrd\n")
         #expect(local.contains("memory: 384M\n    kernel: vmlinuz"), "the cluster VM of the example changed: update this test")
-        // The example's mask, next to it as in examples/.
+        // The example's mask and shared folder, next to it as in examples/.
         try FileManager.default.copyItem(atPath: root.appendingPathComponent("examples/ivi-mask.pbm").path, toPath: s.directory + "/ivi-mask.pbm")
+        try FileManager.default.copyItem(atPath: root.appendingPathComponent("examples/shared").path, toPath: s.directory + "/shared")
         let r = s.load(local)
         #expect(r.errors.isEmpty, "\(errors(r))")
     }

@@ -16,7 +16,8 @@ enum BlockKind: DeviceKindDefinition {
     static let image = OptionKey<String>("image", .string("Disk image file (raw), relative to the platform file."))
     static let size = OptionKey<MemorySize>("size", .size("Create the image with this size on avp up when it does not exist (never resized).",
                                                             mebibytes: PlatformLimits.imageMiB))
-    static let readOnly = OptionKey<Bool>("read-only", .boolean("Expose the disk read-only (VIRTIO_BLK_F_RO)."))
+    /// Shared with `FsKind`: one key, one schema.
+    static let readOnly = OptionKey<Bool>("read-only", .boolean("Read-only: a disk the guest cannot write (VIRTIO_BLK_F_RO), a shared folder whose changes fail with EROFS."))
     static let serial = OptionKey<String>("serial", .string("Serial number the guest reads (at most 20 characters).", pattern: "^.{0,20}$"))
     static let queues = OptionKey<WholeNumber>("queues", .integer("Request queues (VIRTIO_BLK_F_MQ).", range: PlatformLimits.blockQueues))
     static let cache = OptionKey<String>("cache", .string("Initial write cache mode (AVPS §2.6.1).",

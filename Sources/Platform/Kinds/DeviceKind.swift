@@ -2,7 +2,7 @@
 /// it, and the one definition behind each. Adding a kind is one case and one line in
 /// `definition`; the compiler finds the rest (docs/architecture.md).
 public enum DeviceKind: String, Codable, Sendable, CaseIterable {
-    case entropy, block, console, net, vsock, gpu, input, sound
+    case entropy, block, console, net, vsock, gpu, input, sound, fs
 
     /// Everything the platform knows about this kind: options, rules, server, QEMU model,
     /// virtio ID and device-tree node.
@@ -16,6 +16,7 @@ public enum DeviceKind: String, Codable, Sendable, CaseIterable {
         case .gpu: GpuKind.self
         case .input: InputKind.self
         case .sound: SoundKind.self
+        case .fs: FsKind.self
         }
     }
 }

@@ -143,9 +143,10 @@ public struct FuseCreateReply: Sendable, Equatable {
     public var bytes: [UInt8] { entry.bytes + open.bytes }
 }
 
-/// `struct fuse_write_out` (8 bytes): the reply to WRITE and COPY_FILE_RANGE (bytes written; a
-/// Linux guest takes more than it asked for as EIO).
-public struct FuseWriteReply: Sendable, Equatable {
+/// `struct fuse_write_out` and `struct fuse_getxattr_out`, one layout (8 bytes: a 32-bit size,
+/// then padding): the reply to WRITE and COPY_FILE_RANGE (bytes written; a Linux guest takes more
+/// than it asked for as EIO), and to GETXATTR and LISTXATTR asked with size 0 (the size needed).
+public struct FuseSizeReply: Sendable, Equatable {
     public var size: UInt32
 
     public static let size = 8
@@ -159,20 +160,8 @@ public struct FuseWriteReply: Sendable, Equatable {
     }
 }
 
-/// `struct fuse_getxattr_out` (8 bytes): the reply to GETXATTR and LISTXATTR asked with size 0.
-public struct FuseXattrSizeReply: Sendable, Equatable {
-    public var size: UInt32
-
-    public static let size = 8
-
-    public init(size: UInt32) { self.size = size }
-
-    public var bytes: [UInt8] {
-        var w = LittleEndianWriter()
-        w.write(size); w.write(UInt32(0))
-        return w.bytes
-    }
-}
+public typealias FuseWriteReply = FuseSizeReply
+public typealias FuseXattrSizeReply = FuseSizeReply
 
 /// `struct fuse_lseek_out` (8 bytes): the reply to LSEEK.
 public struct FuseLseekReply: Sendable, Equatable {
