@@ -95,7 +95,10 @@ import Testing
     }
 
     /// A driver that negotiates legacy virtio (virtio-mmio's default in QEMU) is refused:
-    /// vhost-user back ends are modern-only. The server says why and keeps running.
+    /// vhost-user back ends are modern-only. The server says why and keeps running. The refused
+    /// device never answers, so whether the guest gets past it is up to the guest: Linux's hwrng
+    /// core may wait for the device's first bytes while the driver probes (seen under QEMU 7.2,
+    /// in 2 of 5 runs under load), so the guest is stopped here, not waited for.
     @Test("A legacy virtio-mmio driver is refused with a clear log line")
     func legacyGuestIsRefused() throws {
         let (dir, socket, server) = try startEntropyServer("rng-legacy")
@@ -104,10 +107,13 @@ import Testing
         let args = handWrittenQemu(machine: "microvm", socket: socket, initrd: dir + "/initrd", console: dir + "/console.log")
             .filter { $0 != "virtio-mmio.force-legacy=false" && $0 != "-global" }
         let qemu = try runGuest(args)
-        #expect(waitForExit(qemu, seconds: GuestHarness.guestTimeout))
-        // The driver's reads are never answered (the guest gives up after 10 s).
-        #expect(ConsoleLog(path: dir + "/console.log").text.contains("bytes=0"))
+        defer { if qemu.isRunning { qemu.terminate() } }
+        let deadline = Date().addingTimeInterval(GuestHarness.guestTimeout)
+        while !server.log.contains("did not accept VIRTIO_F_VERSION_1"), qemu.isRunning, Date() < deadline { usleep(100_000) }
         #expect(server.log.contains("did not accept VIRTIO_F_VERSION_1"), "server log:\n\(server.log)")
+        // The guest goes on without the device (bytes=0 once its read times out) or waits for it; either way nothing came back.
+        let console = ConsoleLog(path: dir + "/console.log").text
+        #expect(!console.contains("bytes=64"), "a refused device answered: \(console.suffix(500))")
         #expect(server.isRunning)
     }
 }
