@@ -71,6 +71,11 @@ import VhostUser
         #expect(try f.status(fuseRequest(3, node: 12345, fuse32(0, 0) + fuse64(0))) == ESTALE, "GETATTR of a node never given out")
         #expect(try f.status(fuseRequest(15, node: 1, fuse64(77, 0) + fuse32(4096, 0, 0, 0) + fuse64(0))) == EBADF, "READ of a handle never opened")
         #expect(try f.send(fuseRequest(3, node: 1, fuse32(0, 0) + fuse64(0)), replySize: 8).isEmpty, "no room for a reply header")
+        #expect(try f.send(fuseRequest(15, node: 1, fuse64(1, 0) + fuse32(4096, 0, 0, 0) + fuse64(0)), replySize: 8).isEmpty,
+                "READ without room for a reply: nothing done, nothing written")
+        // A guest offering a huge buffer and asking for a huge xattr or directory listing gets at most 1 MiB.
+        let big = try f.send(fuseRequest(22, node: 1, fuse32(UInt32.max, 0)), replySize: 8 << 20)
+        #expect(big.count == 16 && fuseLoad32(big, 4) != 0 || big.count <= 16 + (1 << 20), "listxattr: \(big.count) bytes")
         #expect(try f.status(fuseRequest(3, node: 1, fuse32(0, 0) + fuse64(0)), replySize: 40) == EINVAL, "a reply that does not fit")
         let huge = fuseRequest(16, node: 1, fuse64(1, 0) + fuse32(UInt32(FuseRequest.maxRequestBytes), 0, 0, 0) + fuse64(0)
             + [UInt8](repeating: 0, count: FuseRequest.maxRequestBytes))

@@ -93,7 +93,7 @@ extension FsDevice {
             let made = try store.create(node, name, flags: flags, mode: mode_t(mode & ~umask & 0o7777), owner: owner(header))
             return FuseCreateReply(entry: entry((made.node, made.stat)), open: FuseOpenReply(handle: made.handle)).bytes
         case let .read(handle, offset, size):
-            let data = try store.read(handle, offset: offset, size: min(Int(size), room, FuseRequest.maxWriteBytes))
+            let data = try store.read(handle, offset: offset, size: min(Int(size), room))
             statistics.bytesRead += data.count
             return data
         case let .write(handle, offset, data, _):

@@ -20,6 +20,8 @@ import Virtio
 /// a time, with the store's blocking system calls.
 public final class FsDevice: VirtioDevice, @unchecked Sendable {
     static let hiprioQueue = 0
+    /// The largest reply payload (READ, READDIR, xattr values and lists): the largest WRITE, 1 MiB.
+    static let maxReplyBytes = FuseRequest.maxWriteBytes
 
     public let deviceType = VirtioDeviceType.fileSystem
     public let queueCount: Int
@@ -68,7 +70,14 @@ public final class FsDevice: VirtioDevice, @unchecked Sendable {
         } catch {
             return refuse(chain, unique: FuseInHeader.unique(in: bytes), "\(error)")
         }
-        guard let reply = answer(request, header: header, room: chain.writableLength - FuseReply.headerSize) else { return 0 }
+        // A request that has a reply needs room for at least its header; without it, nothing is done.
+        guard chain.writableLength >= FuseReply.headerSize || request.hasNoReply else {
+            return refuse(chain, unique: nil, "\(request.name): \(chain.writableLength) writable bytes leave no room for a reply")
+        }
+        // What a reply may carry: the writable space, and never more than `maxReplyBytes`, however
+        // much buffer a guest offers and whatever size it asks for.
+        let room = min(max(0, chain.writableLength - FuseReply.headerSize), Self.maxReplyBytes)
+        guard let reply = answer(request, header: header, room: room) else { return 0 }
         guard reply.count <= chain.writableLength else {
             return refuse(chain, unique: header.unique, "\(request.name): a reply of \(reply.count) bytes does not fit \(chain.writableLength)")
         }

@@ -10,6 +10,16 @@ extension FuseRequest {
     }
 }
 
+extension FuseRequest {
+    /// FORGET, BATCH_FORGET and INTERRUPT have no reply (and need no writable space).
+    var hasNoReply: Bool {
+        switch self {
+        case .forget, .batchForget, .interrupt: true
+        default: false
+        }
+    }
+}
+
 extension FuseInHeader {
     /// The `unique` field of a request's first bytes, if there are enough of them (offset 8).
     static func unique(in bytes: [UInt8]) -> UInt64? {
