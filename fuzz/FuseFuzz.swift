@@ -7,12 +7,58 @@
 // non-empty without NUL (entry names without '/') and within NAME_MAX, write data lies inside the
 // request's arguments, a batch of forgets fits. Decoded INITs go through FuseNegotiation, and
 // decoded names through the READDIRPLUS packer, whose records stay 8-byte aligned within the limit.
+//
+// With bit 2 of the first byte set, the rest lays out a guest's RAM with a request queue (bit 3:
+// the hiprio queue) and its chains (FuzzGuest), which one FsDevice executes on a small share of
+// its own: whatever the descriptors claim about the readable request and the writable reply, it
+// must answer or refuse, never trap or allocate beyond its bounds. The share lives in a fresh
+// temporary directory, files are capped at 8 MiB (RLIMIT_FSIZE; SIGXFSZ ignored) and the share is
+// emptied every 256 inputs, so a long run cannot fill the disk.
 // Build and run: fuzz/run fs
-import Devices
+@testable import Devices
+import Foundation
+import Virtio
+
+private let share: String = {
+    var limit = rlimit(rlim_cur: 8 << 20, rlim_max: 8 << 20)
+    setrlimit(__rlimit_resource_t(RLIMIT_FSIZE.rawValue), &limit)
+    signal(SIGXFSZ, SIG_IGN)
+    let path = NSTemporaryDirectory() + "avp-fuse-fuzz-\(getpid())"
+    try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}()
+nonisolated(unsafe) private var device: FsDevice?
+nonisolated(unsafe) private var deviceInputs = 0
+
+/// A share with a directory, a file and a symlink, and a device past INIT serving it.
+private func freshDevice() -> FsDevice {
+    try? FileManager.default.removeItem(atPath: share)
+    try? FileManager.default.createDirectory(atPath: share + "/d", withIntermediateDirectories: true)
+    try? "file".write(toFile: share + "/d/f", atomically: false, encoding: .utf8)
+    try? FileManager.default.createSymbolicLink(atPath: share + "/l", withDestinationPath: "/etc/passwd")
+    let d = FsDevice(store: try! PassthroughStore(sharedDirectory: share, readOnly: false, maxNodes: 64, maxHandles: 16), logger: FuzzGuest.logger)
+    d.acknowledge(features: VirtioFeatures.transport.union(d.deviceFeatures))
+    d.initialized = true
+    return d
+}
+
+private func runDevice(_ data: UnsafePointer<UInt8>, _ size: Int) {
+    deviceInputs += 1
+    if device == nil || deviceInputs % 256 == 0 { device = freshDevice() }
+    guard let device, let ring = FuzzGuest.queue(data + 1, size - 1, features: [.version1, .ringIndirectDescriptors]) else { return }
+    let queue = DeviceQueue(index: data[0] & 8 != 0 ? 0 : 1, ring: ring, notifier: NullNotifier(), logger: FuzzGuest.logger)
+    device.queueStarted(queue)
+    device.process(queue)
+    precondition(device.store.nodeCount <= 64 && device.store.handleCount <= 16)
+}
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     guard size >= 1 else { return 0 }
+    if data[0] & 4 != 0 {
+        runDevice(data, size)
+        return 0
+    }
     var bytes = Array(UnsafeBufferPointer(start: data + 1, count: size - 1))
     if data[0] & 1 != 0, bytes.count >= 4 {
         withUnsafeBytes(of: UInt32(truncatingIfNeeded: bytes.count).littleEndian) { bytes.replaceSubrange(0..<4, with: $0) }
