@@ -1,6 +1,7 @@
 import ArgumentParser
 import Devices
 import Platform
+import SystemCalls
 import VhostUser
 
 struct ServeFs: ParsableCommand {
@@ -24,8 +25,17 @@ struct ServeFs: ParsableCommand {
 
     func run() throws {
         try ServeLifecycle.run("fs", logging: logging) { logger in
+            // Every file a guest knows is an open O_PATH descriptor: as many as the nodes and handles allowed, per VM.
+            let vms = max(1, options.endpoints.all.count)
+            let limit = OpenFileLimit.raise(to: vms * (PassthroughStore.defaultMaxNodes + PassthroughStore.defaultMaxHandles) + 1024)
+            let available = max(0, limit - 1024) / vms
+            let handles = min(PassthroughStore.defaultMaxHandles, max(16, available / 16))
+            let nodes = max(64, min(PassthroughStore.defaultMaxNodes, available - handles))
+            if nodes < PassthroughStore.defaultMaxNodes {
+                logger.notice("fs: open files are limited to \(limit): each VM may hold \(nodes) files and \(handles) open handles at once (more with a higher RLIMIT_NOFILE)")
+            }
             let servers = try options.endpoints.all.map { endpoint in
-                let store = try PassthroughStore(sharedDirectory: options.sharedDir, readOnly: options.readOnly)
+                let store = try PassthroughStore(sharedDirectory: options.sharedDir, readOnly: options.readOnly, maxNodes: nodes, maxHandles: handles)
                 return try VhostUserServer(endpoint: endpoint, device: FsDevice(store: store, requestQueues: options.requestQueues, logger: logger),
                                            logger: logger)
             }

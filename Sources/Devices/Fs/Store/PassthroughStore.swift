@@ -20,8 +20,11 @@ public final class PassthroughStore: @unchecked Sendable {
     var inodes: FsInodeTable
     var handles: FsHandleTable
 
+    public static let defaultMaxNodes = 1 << 20
+    public static let defaultMaxHandles = 1 << 16
+
     /// Opens the shared directory; throws if it is not a directory.
-    public init(sharedDirectory path: String, readOnly: Bool, maxNodes: Int = 1 << 20, maxHandles: Int = 1 << 16) throws(Errno) {
+    public init(sharedDirectory path: String, readOnly: Bool, maxNodes: Int = defaultMaxNodes, maxHandles: Int = defaultMaxHandles) throws(Errno) {
         let root = try FileDescriptor.open(path, flags: AVP_O_PATH | O_DIRECTORY)
         var st = Glibc.stat()
         _ = try retryingSyscall("fstat \(path)") { fstat(root.rawValue, &st) }
