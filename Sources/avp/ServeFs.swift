@@ -1,5 +1,6 @@
 import ArgumentParser
 import Devices
+import Foundation
 import Platform
 import SystemCalls
 import VhostUser
@@ -17,13 +18,23 @@ struct ServeFs: ParsableCommand {
             Guest RAM must be shared with the server (memory-backend-memfd with share=on). Every name the guest uses is \
             opened relative to its parent's descriptor without following symlinks, so nothing outside the shared directory \
             is reachable through it; symlinks are the guest's to resolve. With --read-only every change is refused (EROFS). \
-            Files a guest creates are owned by the guest's uid and gid as they are (no mapping yet).
+            Files a guest creates are owned by its uid and gid through --uid-map/--gid-map (the same ids without them).
+
+            Sandbox (default --sandbox namespace; needs root): once its sockets' directories and the share are known, the \
+            server forks into new PID, mount, network and IPC namespaces, pivots into a read-only root holding only the \
+            share, its own /proc and its sockets' directories, keeps the capabilities chown, dac_override, \
+            dac_read_search, fowner and fsetid, and installs a seccomp allow-list (no exec, no sockets but Unix ones). \
+            See docs/fs-threat-model.md.
             """)
 
     @OptionGroup var options: FsServeOptions
     @OptionGroup var logging: LoggingOptions
 
+    /// What the guest's requests need of root: owning files for their uids, and acting on any file in the share.
+    static let keptCapabilities: [ServerSandbox.Capability] = [.chown, .dacOverride, .dacReadSearch, .fowner, .fsetid]
+
     func run() throws {
+        let owners = try options.owners
         try ServeLifecycle.run("fs", logging: logging) { logger in
             // Every file a guest knows is an open O_PATH descriptor: as many as the nodes and handles allowed, per VM.
             let vms = max(1, options.endpoints.all.count)
@@ -34,13 +45,55 @@ struct ServeFs: ParsableCommand {
             if nodes < PassthroughStore.defaultMaxNodes {
                 logger.notice("fs: open files are limited to \(limit): each VM may hold \(nodes) files and \(handles) open handles at once (more with a higher RLIMIT_NOFILE)")
             }
-            let servers = try options.endpoints.all.map { endpoint in
-                let store = try PassthroughStore(sharedDirectory: options.sharedDir, readOnly: options.readOnly, maxNodes: nodes, maxHandles: handles)
-                return try VhostUserServer(endpoint: endpoint, device: FsDevice(store: store, requestQueues: options.requestQueues, logger: logger),
-                                           logger: logger)
+            var endpoints = options.endpoints.all
+            var share = options.sharedDir
+            if options.sandbox == .namespace {
+                let directories = Self.socketDirectories(endpoints)
+                try ServerSandbox.isolate()
+                try ServerSandbox.pivot(share: share, readOnly: options.readOnly, socketDirectories: directories.list)
+                endpoints = endpoints.map { directories.inside($0) }
+                share = ServerSandbox.sharePath
             }
-            logger.info("fs: sharing \(options.sharedDir)\(options.readOnly ? " read-only" : "") with \(servers.count) VM(s)")
+            let servers = try endpoints.map { endpoint in
+                let store = try PassthroughStore(sharedDirectory: share, readOnly: options.readOnly, maxNodes: nodes, maxHandles: handles)
+                let device = FsDevice(store: store, requestQueues: options.requestQueues, owners: owners, logger: logger)
+                return try VhostUserServer(endpoint: endpoint, device: device, logger: logger)
+            }
+            if options.sandbox == .namespace {
+                try ServerSandbox.dropCapabilities(keeping: Self.keptCapabilities)
+                try ServerSandbox.installFileSystemFilter()
+            }
+            let sandboxed = options.sandbox == .namespace ? "sandboxed" : "not sandboxed"
+            let mapping = owners == .identity ? "" : ", uids \(owners.uids), gids \(owners.gids)"
+            logger.info("fs: sharing \(options.sharedDir)\(options.readOnly ? " read-only" : "") with \(servers.count) VM(s), \(sandboxed)\(mapping)")
             return .init(servers: servers)
         }
+    }
+
+    /// The distinct directories of the endpoints' sockets, and each endpoint's path inside the sandbox.
+    struct SocketDirectories {
+        var list: [String] = []
+        var index: [String: Int] = [:]
+
+        func inside(_ endpoint: VhostUserServer.Endpoint) -> VhostUserServer.Endpoint {
+            let url = URL(fileURLWithPath: endpoint.path)
+            let path = ServerSandbox.socketDirectory(index[url.deletingLastPathComponent().path]!) + "/" + url.lastPathComponent
+            switch endpoint {
+            case .listen: return .listen(path)
+            case .connect: return .connect(path)
+            }
+        }
+    }
+
+    static func socketDirectories(_ endpoints: [VhostUserServer.Endpoint]) -> SocketDirectories {
+        var result = SocketDirectories()
+        for endpoint in endpoints {
+            let dir = URL(fileURLWithPath: endpoint.path).deletingLastPathComponent().path
+            if result.index[dir] == nil {
+                result.index[dir] = result.list.count
+                result.list.append(dir)
+            }
+        }
+        return result
     }
 }

@@ -13,6 +13,7 @@
 #include <linux/falloc.h>
 #include <linux/fs.h>
 #include "avp_fs.h"
+#include "avp_sandbox.h"
 
 // --- Memory ordering for rings shared with the guest (VIRTIO 1.2 §2.7.13) ---
 static inline void avp_fence_acquire(void) { __atomic_thread_fence(__ATOMIC_ACQUIRE); }

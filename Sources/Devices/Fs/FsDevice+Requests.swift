@@ -40,10 +40,14 @@ extension FsDevice {
     }
 
     private func entry(_ found: (node: UInt64, stat: stat)) -> FuseEntry {
-        FuseEntry(nodeID: found.node, attributes: FuseAttributes(stat: found.stat))
+        FuseEntry(nodeID: found.node, attributes: attributes(found.stat))
     }
 
-    private func owner(_ header: FuseInHeader) -> (uid_t, gid_t) { (header.uid, header.gid) }
+    /// Attributes as the guest sees them: owners through the share's mapping.
+    private func attributes(_ st: stat) -> FuseAttributes { FuseAttributes(stat: owners.guestView(st)) }
+
+    /// The host owner of what the requester creates.
+    private func owner(_ header: FuseInHeader) throws(Errno) -> (uid_t, gid_t) { try owners.hostOwner(uid: header.uid, gid: header.gid) }
 
     /// The payload after the out header.
     private func execute(_ request: FuseRequest, header: FuseInHeader, room: Int) throws(Errno) -> [UInt8] {
@@ -56,7 +60,7 @@ extension FsDevice {
         case let .lookup(name):
             return entry(try store.lookup(node, name)).bytes
         case .getattr:
-            return FuseAttrReply(attributes: FuseAttributes(stat: try store.attributes(node))).bytes
+            return FuseAttrReply(attributes: attributes(try store.attributes(node))).bytes
         case let .setattr(s):
             func time(_ update: FuseTimeUpdate?) -> timespec? {
                 switch update {
@@ -65,17 +69,17 @@ extension FsDevice {
                 case let .time(t): timespec(tv_sec: Int(clamping: Int64(bitPattern: t.seconds)), tv_nsec: Int(min(t.nanoseconds, 999_999_999)))
                 }
             }
-            let st = try store.setAttributes(node, mode: s.mode.map { mode_t($0) }, owner: (s.uid, s.gid), size: s.size, handle: s.handle,
+            let st = try store.setAttributes(node, mode: s.mode.map { mode_t($0) }, owner: try owners.hostChown(uid: s.uid, gid: s.gid), size: s.size, handle: s.handle,
                                              times: (time(s.atime), time(s.mtime)))
-            return FuseAttrReply(attributes: FuseAttributes(stat: st)).bytes
+            return FuseAttrReply(attributes: attributes(st)).bytes
         case .readlink:
             return try store.readlink(node)
         case let .symlink(name, target):
-            return entry(try store.symlink(node, name, target: target, owner: owner(header))).bytes
+            return entry(try store.symlink(node, name, target: target, owner: try owner(header))).bytes
         case let .mknod(name, mode, rdev, umask):
-            return entry(try store.mknod(node, name, mode: mode_t(mode & ~(umask & 0o777)), device: dev_t(rdev), owner: owner(header))).bytes
+            return entry(try store.mknod(node, name, mode: mode_t(mode & ~(umask & 0o777)), device: dev_t(rdev), owner: try owner(header))).bytes
         case let .mkdir(name, mode, umask):
-            return entry(try store.mkdir(node, name, mode: mode_t(mode & ~umask & 0o7777), owner: owner(header))).bytes
+            return entry(try store.mkdir(node, name, mode: mode_t(mode & ~umask & 0o7777), owner: try owner(header))).bytes
         case let .unlink(name):
             try store.unlink(node, name, directory: false)
             return []
@@ -90,7 +94,7 @@ extension FsDevice {
         case let .open(flags):
             return FuseOpenReply(handle: try store.open(node, flags: flags)).bytes
         case let .create(name, flags, mode, umask):
-            let made = try store.create(node, name, flags: flags, mode: mode_t(mode & ~umask & 0o7777), owner: owner(header))
+            let made = try store.create(node, name, flags: flags, mode: mode_t(mode & ~umask & 0o7777), owner: try owner(header))
             return FuseCreateReply(entry: entry((made.node, made.stat)), open: FuseOpenReply(handle: made.handle)).bytes
         case let .read(handle, offset, size):
             let data = try store.read(handle, offset: offset, size: min(Int(size), room))

@@ -28,6 +28,8 @@ public final class FsDevice: VirtioDevice, @unchecked Sendable {
     public let deviceFeatures: VirtioFeatures = []
 
     let store: PassthroughStore
+    /// Whose files the guest's are on the host, and whose the host's are in the guest.
+    let owners: FsOwnerMapping
     let negotiation = FuseNegotiation()
     let logger: Logger
     /// INIT was answered; requests before it are refused with EIO.
@@ -36,9 +38,10 @@ public final class FsDevice: VirtioDevice, @unchecked Sendable {
     var refusals = LogSampler()
 
     /// `requestQueues`: QEMU's `num-request-queues` (default 1).
-    public init(store: PassthroughStore, requestQueues: Int = 1, logger: Logger) {
+    public init(store: PassthroughStore, requestQueues: Int = 1, owners: FsOwnerMapping = .identity, logger: Logger) {
         precondition((1...16).contains(requestQueues))
         self.store = store
+        self.owners = owners
         self.logger = logger
         queueCount = 1 + requestQueues
     }
@@ -67,6 +70,9 @@ public final class FsDevice: VirtioDevice, @unchecked Sendable {
         let header: FuseInHeader, request: FuseRequest
         do {
             (header, request) = try FuseRequest.parse(bytes)
+        } catch where error.errno == ENAMETOOLONG {
+            // Not hostile: what a local file system answers (stress-ng's filename stressor probes it).
+            return answerError(chain, unique: FuseInHeader.unique(in: bytes), errno: ENAMETOOLONG)
         } catch {
             return refuse(chain, unique: FuseInHeader.unique(in: bytes), "\(error)")
         }
@@ -90,9 +96,14 @@ public final class FsDevice: VirtioDevice, @unchecked Sendable {
     func refuse(_ chain: DescriptorChain, unique: UInt64?, _ message: String) -> Int {
         statistics.refused += 1
         if refusals.record() { logger.warning("fs: request \(chain.head): \(message) (\(refusals.count) refused so far)") }
+        return answerError(chain, unique: unique, errno: EINVAL)
+    }
+
+    /// An error reply when the request's ID is known and a header fits; else none.
+    func answerError(_ chain: DescriptorChain, unique: UInt64?, errno: Int32) -> Int {
         guard let unique, chain.writableLength >= FuseReply.headerSize else { return 0 }
         var writer = chain.writer()
-        let reply = FuseReply.error(unique: unique, errno: EINVAL)
+        let reply = FuseReply.error(unique: unique, errno: errno)
         return (try? writer.write(reply)) != nil ? reply.count : 0
     }
 }

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Why the device-readable bytes of a request could not be read as a FUSE request. When the header
 /// itself was readable the device answers with an error reply (EIO or EINVAL) carrying its `unique`;
 /// otherwise it can only return the chain.
@@ -21,6 +25,13 @@ public enum FuseParseError: Error, Sendable, Equatable, CustomStringConvertible 
     /// A name longer than `FuseRequest.maxNameBytes` (255, NAME_MAX and XATTR_NAME_MAX) or a symlink
     /// target longer than `FuseRequest.maxSymlinkTargetBytes` (PATH_MAX less its NUL).
     case nameTooLong(opcode: UInt32, length: Int)
+
+    /// The errno a reply carries: a name too long is the guest's ordinary ENAMETOOLONG (Linux lets
+    /// names up to 1024 bytes through to the server); everything else is malformed, EINVAL.
+    public var errno: Int32 {
+        if case .nameTooLong = self { return ENAMETOOLONG }
+        return EINVAL
+    }
 
     public var description: String {
         switch self {

@@ -6,9 +6,11 @@ import SystemCalls
 
 /// Files: opening, I/O on handles, attributes, links' targets, the share's statistics.
 extension PassthroughStore {
-    /// Open flags a guest may pass: access mode, append, truncation, sync and direct I/O. Never
-    /// O_CREAT (CREATE does that by name), AVP_O_PATH, O_NOFOLLOW-less magic, O_TMPFILE or O_NOCTTY.
-    static let openFlags: Int32 = O_ACCMODE | O_APPEND | O_TRUNC | O_SYNC | O_DSYNC | AVP_O_DIRECT | O_NONBLOCK | AVP_O_NOATIME | AVP_O_LARGEFILE
+    /// Open flags a guest may pass: access mode, append, truncation, sync. Never O_CREAT (CREATE
+    /// does that by name), AVP_O_PATH, O_NOFOLLOW-less magic, O_TMPFILE or O_NOCTTY. Not O_DIRECT:
+    /// the server's buffers are not aligned for the host file (writes failed with EINVAL); the
+    /// guest still bypasses its own page cache, the host's serves the server (virtiofsd's default).
+    static let openFlags: Int32 = O_ACCMODE | O_APPEND | O_TRUNC | O_SYNC | O_DSYNC | O_NONBLOCK | AVP_O_NOATIME | AVP_O_LARGEFILE
 
     static func wantsWrite(_ flags: Int32) -> Bool { flags & O_ACCMODE != O_RDONLY || flags & O_TRUNC != 0 }
 
