@@ -1,6 +1,9 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -24,4 +27,23 @@ ssize_t avp_copy_file_range(int in, int64_t *in_offset, int out, int64_t *out_of
 int avp_syncfs(int fd) { return syncfs(fd); }
 int avp_renameat2(int old_dir, const char *old_name, int new_dir, const char *new_name, unsigned flags) {
     return renameat2(old_dir, old_name, new_dir, new_name, flags);
+}
+
+int avp_handle_of(int fd, unsigned char *bytes, unsigned *length, int *type, int *mount_id) {
+    union { struct file_handle handle; unsigned char room[sizeof(struct file_handle) + AVP_FILE_HANDLE_MAX]; } h;
+    h.handle.handle_bytes = AVP_FILE_HANDLE_MAX;
+    if (name_to_handle_at(fd, "", &h.handle, mount_id, AT_EMPTY_PATH) != 0) return -1;
+    memcpy(bytes, h.handle.f_handle, h.handle.handle_bytes);
+    *length = h.handle.handle_bytes;
+    *type = h.handle.handle_type;
+    return 0;
+}
+
+int avp_open_handle(int mount_fd, const unsigned char *bytes, unsigned length, int type, int flags) {
+    union { struct file_handle handle; unsigned char room[sizeof(struct file_handle) + AVP_FILE_HANDLE_MAX]; } h;
+    if (length > AVP_FILE_HANDLE_MAX) { errno = EINVAL; return -1; }
+    h.handle.handle_bytes = length;
+    h.handle.handle_type = type;
+    memcpy(h.handle.f_handle, bytes, length);
+    return open_by_handle_at(mount_fd, &h.handle, flags);
 }

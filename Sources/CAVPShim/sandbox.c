@@ -30,7 +30,8 @@ int avp_sandbox_fork(const char **step) {
         // The parent going away (even SIGKILLed) takes the server, and so the namespace, with it.
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) FAIL("PR_SET_PDEATHSIG");
         sigprocmask(SIG_SETMASK, &previous, NULL);
-        if (unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC) != 0) FAIL("unshare(CLONE_NEWNS|CLONE_NEWNET|CLONE_NEWIPC)");
+        if (unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP) != 0)
+            FAIL("unshare(CLONE_NEWNS|CLONE_NEWNET|CLONE_NEWIPC|CLONE_NEWUTS|CLONE_NEWCGROUP)");
         return 0;
     }
     // The parent: a waiter that passes termination signals on and reports how the child ended.
@@ -78,7 +79,15 @@ int avp_sandbox_pivot(const char *share, int read_only, const char *const *dirs,
         if (make_dir(path) || mount(source, path, NULL, MS_BIND, NULL) != 0) FAIL("bind-mount a socket directory");
         if (mount(NULL, path, NULL, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0) FAIL("remount a socket directory");
     }
-    if (mount("proc", "/tmp/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0) FAIL("mount proc");
+    // Processes only (subset=pid, Linux 5.8): /proc/sys, writable by uid 0 without any capability,
+    // would let the server change host-wide settings (kernel.core_pattern runs a program as host root).
+    // Where subset=pid is unknown, /proc/sys is made read-only instead.
+    unsigned long proc_flags = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+    if (mount("proc", "/tmp/proc", "proc", proc_flags, "subset=pid") != 0) {
+        if (mount("proc", "/tmp/proc", "proc", proc_flags, NULL) != 0) FAIL("mount proc");
+        if (mount("/tmp/proc/sys", "/tmp/proc/sys", NULL, MS_BIND | MS_REC, NULL) != 0
+            || mount(NULL, "/tmp/proc/sys", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | proc_flags, NULL) != 0) FAIL("remount /proc/sys read-only");
+    }
     if (chdir(root) != 0) FAIL("chdir to the new root");
     if (syscall(SYS_pivot_root, ".", ".") != 0) FAIL("pivot_root");
     if (umount2(".", MNT_DETACH) != 0) FAIL("detach the old root");

@@ -45,7 +45,7 @@ static const int fs_allowed[] = {
     SYS_mkdirat, SYS_mknodat, SYS_symlinkat, SYS_linkat, SYS_unlinkat, SYS_renameat2, SYS_readlinkat,
     SYS_fchownat, SYS_fchown, SYS_fchmod, SYS_fchmodat, SYS_utimensat, SYS_ftruncate, SYS_fallocate,
     SYS_fsync, SYS_fdatasync, SYS_syncfs, SYS_sync_file_range, SYS_statfs, SYS_fstatfs, SYS_getdents64,
-    SYS_faccessat, SYS_faccessat2, SYS_truncate,
+    SYS_faccessat, SYS_faccessat2, SYS_truncate, SYS_name_to_handle_at, SYS_open_by_handle_at,
     SYS_fgetxattr, SYS_fsetxattr, SYS_flistxattr, SYS_fremovexattr, SYS_getxattr, SYS_lgetxattr, SYS_setxattr,
     SYS_lsetxattr, SYS_listxattr, SYS_llistxattr, SYS_removexattr, SYS_lremovexattr, SYS_copy_file_range, SYS_sendfile,
 #if defined(__x86_64__)

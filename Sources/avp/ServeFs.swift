@@ -36,14 +36,15 @@ struct ServeFs: ParsableCommand {
     func run() throws {
         let owners = try options.owners
         try ServeLifecycle.run("fs", logging: logging) { logger in
-            // Every file a guest knows is an open O_PATH descriptor: as many as the nodes and handles allowed, per VM.
+            // A file a guest knows holds an O_PATH descriptor until too many are open; then the least recently used are
+            // closed and reopened from file handles. Open files for I/O hold one each. Both are bounded per VM.
             let vms = max(1, options.endpoints.all.count)
-            let limit = OpenFileLimit.raise(to: vms * (PassthroughStore.defaultMaxNodes + PassthroughStore.defaultMaxHandles) + 1024)
+            let limit = OpenFileLimit.raise(to: vms * (PassthroughStore.defaultMaxOpenNodes + PassthroughStore.defaultMaxHandles) + 1024)
             let available = max(0, limit - 1024) / vms
             let handles = min(PassthroughStore.defaultMaxHandles, max(16, available / 16))
-            let nodes = max(64, min(PassthroughStore.defaultMaxNodes, available - handles))
-            if nodes < PassthroughStore.defaultMaxNodes {
-                logger.notice("fs: open files are limited to \(limit): each VM may hold \(nodes) files and \(handles) open handles at once (more with a higher RLIMIT_NOFILE)")
+            let openNodes = max(64, min(PassthroughStore.defaultMaxOpenNodes, available - handles))
+            if openNodes < PassthroughStore.defaultMaxOpenNodes {
+                logger.info("fs: open files are limited to \(limit): each VM keeps at most \(openNodes) files open at once (others are reopened by file handle) and \(handles) open for I/O")
             }
             var endpoints = options.endpoints.all
             var share = options.sharedDir
@@ -55,7 +56,8 @@ struct ServeFs: ParsableCommand {
                 share = ServerSandbox.sharePath
             }
             let servers = try endpoints.map { endpoint in
-                let store = try PassthroughStore(sharedDirectory: share, readOnly: options.readOnly, maxNodes: nodes, maxHandles: handles)
+                let store = try PassthroughStore(sharedDirectory: share, readOnly: options.readOnly, maxOpenNodes: openNodes, maxHandles: handles,
+                                                  limits: options.readOnly ? .none : options.limits)
                 let device = FsDevice(store: store, requestQueues: options.requestQueues, owners: owners, logger: logger)
                 return try VhostUserServer(endpoint: endpoint, device: device, logger: logger)
             }
@@ -65,7 +67,9 @@ struct ServeFs: ParsableCommand {
             }
             let sandboxed = options.sandbox == .namespace ? "sandboxed" : "not sandboxed"
             let mapping = owners == .identity ? "" : ", uids \(owners.uids), gids \(owners.gids)"
-            logger.info("fs: sharing \(options.sharedDir)\(options.readOnly ? " read-only" : "") with \(servers.count) VM(s), \(sandboxed)\(mapping)")
+            let limits = options.limits
+            let limited = limits.isNone ? "" : ", limited to \(limits.bytes.map { "\($0 >> 10) KiB" } ?? "any size") and \(limits.inodes.map { "\($0) inodes" } ?? "any number of inodes")"
+            logger.info("fs: sharing \(options.sharedDir)\(options.readOnly ? " read-only" : "") with \(servers.count) VM(s), \(sandboxed)\(mapping)\(limited)")
             return .init(servers: servers)
         }
     }

@@ -17,4 +17,12 @@ ssize_t avp_copy_file_range(int in, int64_t *in_offset, int out, int64_t *out_of
 int avp_syncfs(int fd);
 int avp_renameat2(int old_dir, const char *old_name, int new_dir, const char *new_name, unsigned flags);
 
+/// The largest file handle the kernel makes (MAX_HANDLE_SZ).
+#define AVP_FILE_HANDLE_MAX 128
+/// name_to_handle_at(fd, "", AT_EMPTY_PATH): the handle of the file `fd` is open on. `bytes` has room
+/// for AVP_FILE_HANDLE_MAX; on success `*length`, `*type` and `*mount_id` are set. -1 and errno otherwise.
+int avp_handle_of(int fd, unsigned char *bytes, unsigned *length, int *type, int *mount_id);
+/// open_by_handle_at(mount_fd, handle, flags) for a handle avp_handle_of made.
+int avp_open_handle(int mount_fd, const unsigned char *bytes, unsigned length, int type, int flags);
+
 #endif

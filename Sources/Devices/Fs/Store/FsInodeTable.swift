@@ -4,40 +4,93 @@ import Glibc
 import CAVPShim
 import SystemCalls
 
-/// A file the guest knows by a node ID (FUSE's nodeid): an `O_PATH` descriptor of it, never a
-/// path, so a rename or a symlink swapped in on the host cannot redirect it. Keyed by (device,
-/// inode), so one file reached by two names is one node; counted by the guest's lookups
-/// (every reply that hands out the node adds one, FORGET takes them back) and closed at zero.
+/// A file the guest knows by a node ID (FUSE's nodeid), as the store uses it: an `O_PATH`
+/// descriptor of it, never a path, so a rename or a symlink swapped in on the host cannot
+/// redirect it.
 struct FsInode {
     let descriptor: FileDescriptor
-    let device: UInt64
-    let inode: UInt64
     /// The file type bits (S_IFMT) when it was found: a node never changes type.
     let type: mode_t
-    var lookups: UInt64
 }
 
-/// Every node the guest holds, bounded: past `limit` a lookup fails with ENFILE rather than
-/// letting a guest make the server keep any number of descriptors open.
+/// Every node the guest holds. Keyed by (device, inode), so one file reached by two names is
+/// one node; counted by the guest's lookups (every reply that hands out the node adds one,
+/// FORGET takes them back) and dropped at zero.
+///
+/// Bounded twice: past `limit` nodes a lookup fails with ENFILE, so a guest cannot make the
+/// server hold any amount of memory; and at most `openLimit` of them hold an open descriptor.
+/// Past that, the descriptors of the nodes used longest ago are closed and reopened from their
+/// file handle when next used ([FsFileHandle]); a node without a handle (a file system without
+/// them, another mount inside the share, no CAP_DAC_READ_SEARCH) keeps its descriptor, and when
+/// those alone fill `openLimit` a lookup fails with ENFILE.
 struct FsInodeTable {
     static let root: UInt64 = 1
     let limit: Int
-    private var nodes: [UInt64: FsInode] = [:]
+    let openLimit: Int
+    private var nodes: [UInt64: Entry] = [:]
     private var byFile: [FileKey: UInt64] = [:]
     private var next: UInt64 = 2
+    /// Nodes holding a descriptor that a file handle can replace.
+    private var closable = 0
+    /// Nodes holding a descriptor (the root included).
+    private var open = 1
+    private var clock: UInt64 = 0
+    /// The share's root opened for reading: `open_by_handle_at` takes no `O_PATH` descriptor for its mount.
+    private let mount: FileDescriptor?
+    private let rootMount: Int32?
+    /// Descriptors closed for room, and reopened from handles (for tests and logs).
+    private(set) var evictions = 0
+    private(set) var reopens = 0
 
     struct FileKey: Hashable { let device: UInt64; let inode: UInt64 }
 
-    init(root: FileDescriptor, stat: stat, limit: Int) {
+    private struct Entry {
+        var descriptor: FileDescriptor?
+        let handle: FsFileHandle?
+        let key: FileKey
+        let type: mode_t
+        var lookups: UInt64
+        var lastUse: UInt64
+    }
+
+    init(root: FileDescriptor, stat: stat, limit: Int, openLimit: Int) {
         self.limit = limit
+        self.openLimit = max(openLimit, 16)
         let key = FileKey(device: UInt64(stat.st_dev), inode: UInt64(stat.st_ino))
-        nodes[Self.root] = FsInode(descriptor: root, device: key.device, inode: key.inode, type: stat.st_mode & S_IFMT, lookups: 1)
+        let opened = Glibc.open("/proc/self/fd/\(root.rawValue)", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        mount = opened >= 0 ? FileDescriptor(adopting: opened) : nil
+        rootMount = mount == nil ? nil : FsFileHandle.of(root)?.mountID
+        nodes[Self.root] = Entry(descriptor: root, handle: nil, key: key, type: stat.st_mode & S_IFMT, lookups: 1, lastUse: 0)
         byFile[key] = Self.root
     }
 
     var count: Int { nodes.count }
+    var openCount: Int { open }
 
-    subscript(node: UInt64) -> FsInode? { nodes[node] }
+    /// Node `id` with an open descriptor: reopened from its handle if it was closed for room
+    /// (ESTALE when its file is gone or another file answers the handle). Nil for unknown nodes.
+    mutating func use(_ id: UInt64) throws(Errno) -> FsInode? {
+        guard var entry = nodes[id] else { return nil }
+        clock += 1
+        entry.lastUse = clock
+        if entry.descriptor == nil {
+            guard let handle = entry.handle, let mount else { throw Errno(ESTALE, call: "node \(id)") }
+            try makeRoom()
+            let descriptor = try handle.open(through: mount)
+            var st = Glibc.stat()
+            guard fstatat(descriptor.rawValue, "", &st, AVP_AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == 0,
+                  FileKey(device: UInt64(st.st_dev), inode: UInt64(st.st_ino)) == entry.key else {
+                descriptor.close()
+                throw Errno(ESTALE, call: "node \(id)")
+            }
+            entry.descriptor = descriptor
+            open += 1
+            closable += 1
+            reopens += 1
+        }
+        nodes[id] = entry
+        return FsInode(descriptor: entry.descriptor!, type: entry.type)
+    }
 
     /// The node for an opened file, counting one lookup: its existing node (the new descriptor
     /// is closed) or a new one. The root reached by a name is refused (ELOOP): FUSE forbids
@@ -54,11 +107,39 @@ struct FsInodeTable {
             descriptor.close()
             throw Errno(ENFILE, call: "lookup")
         }
+        do { try makeRoom() } catch {
+            descriptor.close()
+            throw error
+        }
+        let handle = rootMount.flatMap { mount in FsFileHandle.of(descriptor).flatMap { $0.mountID == mount ? $0 : nil } }
         let node = next
         next += 1
-        nodes[node] = FsInode(descriptor: descriptor, device: key.device, inode: key.inode, type: stat.st_mode & S_IFMT, lookups: 1)
+        clock += 1
+        nodes[node] = Entry(descriptor: descriptor, handle: handle, key: key, type: stat.st_mode & S_IFMT, lookups: 1, lastUse: clock)
         byFile[key] = node
+        open += 1
+        if handle != nil { closable += 1 }
         return node
+    }
+
+    /// Below `openLimit` open descriptors, by closing the least recently used half of those a
+    /// handle can replace (sorting once per many closes keeps it cheap; the nodes the current
+    /// request uses were used last, so they stay open).
+    private mutating func makeRoom() throws(Errno) {
+        guard open >= openLimit else { return }
+        guard closable > 0 else { throw Errno(ENFILE, call: "lookup") }
+        // Never the last few nodes used: the request being served may hold their descriptors.
+        let recent = clock > 8 ? clock - 8 : 0
+        let candidates = nodes.filter { $0.value.descriptor != nil && $0.value.handle != nil && $0.value.lastUse <= recent }
+            .sorted { $0.value.lastUse < $1.value.lastUse }
+        guard !candidates.isEmpty else { throw Errno(ENFILE, call: "lookup") }
+        for (id, entry) in candidates.prefix(max(1, candidates.count / 2)) {
+            entry.descriptor!.close()
+            nodes[id]!.descriptor = nil
+            open -= 1
+            closable -= 1
+            evictions += 1
+        }
     }
 
     /// FORGET: the guest drops `count` lookups; at zero the node and its descriptor go. Unknown
@@ -68,18 +149,25 @@ struct FsInodeTable {
         entry.lookups -= min(count, entry.lookups)
         if entry.lookups == 0 {
             nodes[node] = nil
-            byFile[FileKey(device: entry.device, inode: entry.inode)] = nil
-            entry.descriptor.close()
+            byFile[entry.key] = nil
+            close(entry)
         } else {
             nodes[node] = entry
         }
     }
 
+    private mutating func close(_ entry: Entry) {
+        guard let descriptor = entry.descriptor else { return }
+        descriptor.close()
+        open -= 1
+        if entry.handle != nil { closable -= 1 }
+    }
+
     /// Drops every node but the root (a driver reset or DESTROY).
     mutating func removeAll() {
         for (node, entry) in nodes where node != Self.root {
-            entry.descriptor.close()
-            byFile[FileKey(device: entry.device, inode: entry.inode)] = nil
+            close(entry)
+            byFile[entry.key] = nil
         }
         nodes = nodes.filter { $0.key == Self.root }
     }

@@ -30,6 +30,8 @@ extension PassthroughStore {
         try writable()
         let dir = try directory(parent)
         let f = Int32(bitPattern: flags) & (Self.openFlags | O_EXCL) & ~AVP_O_NOATIME
+        let existed = counted(dir, name) != nil
+        if !existed { try needInode() }
         let fd = try Self.withName(name) { (n) throws(Errno) in
             try retryingSyscall("openat") { openat(dir.rawValue, n, f | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, mode & 0o7777) }
         }
@@ -39,7 +41,9 @@ extension PassthroughStore {
             let (id, _) = try lookup(parent, name)
             let n = try node(id)
             _ = fchownat(n.descriptor.rawValue, "", owner.0, owner.1, AVP_AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW)
-            return (id, try Self.stat(of: n.descriptor), handle)
+            let st = try Self.stat(of: n.descriptor)
+            if !existed { usage?.made(st) }
+            return (id, st, handle)
         } catch {
             handles.remove(handle)
             throw error
@@ -61,8 +65,10 @@ extension PassthroughStore {
         try writable()
         let fd = try handles.file(handle)
         guard offset <= UInt64(Int64.max) else { throw Errno(EINVAL, call: "write") }
-        return try data.withBytes { (b) throws(Errno) -> Int in
-            try retryingSyscall("pwrite") { pwrite(fd.rawValue, b.baseAddress, b.count, off_t(offset)) }
+        return try charging(fd.rawValue, need: Self.writeNeed(offset: offset, count: data.count)) { () throws(Errno) -> Int in
+            try data.withBytes { (b) throws(Errno) -> Int in
+                try retryingSyscall("pwrite") { pwrite(fd.rawValue, b.baseAddress, b.count, off_t(offset)) }
+            }
         }
     }
 
@@ -77,7 +83,11 @@ extension PassthroughStore {
         try writable()
         let fd = try handles.file(handle)
         guard offset <= UInt64(Int64.max), length <= UInt64(Int64.max) else { throw Errno(EINVAL, call: "fallocate") }
-        _ = try retryingSyscall("fallocate") { avp_fallocate(fd.rawValue, Int32(bitPattern: mode), off_t(offset), off_t(length)) }
+        // FALLOC_FL_PUNCH_HOLE (2) and COLLAPSE_RANGE (8) free blocks; the others may allocate all of it.
+        let need: UInt64 = mode & 0xA != 0 ? 0 : length
+        _ = try charging(fd.rawValue, need: { _, _ in need }) { () throws(Errno) -> Int32 in
+            try retryingSyscall("fallocate") { avp_fallocate(fd.rawValue, Int32(bitPattern: mode), off_t(offset), off_t(length)) }
+        }
     }
 
     public func lseek(_ handle: UInt64, offset: UInt64, whence: UInt32) throws(Errno) -> UInt64 {
@@ -91,8 +101,9 @@ extension PassthroughStore {
         let source = try handles.file(input), target = try handles.file(output)
         guard inputOffset <= UInt64(Int64.max), outputOffset <= UInt64(Int64.max) else { throw Errno(EINVAL, call: "copy_file_range") }
         var a = Int64(inputOffset), b = Int64(outputOffset)
-        return try retryingSyscall("copy_file_range") {
-            avp_copy_file_range(source.rawValue, &a, target.rawValue, &b, Int(min(length, UInt64(Int32.max))))
+        let count = Int(min(length, UInt64(Int32.max)))
+        return try charging(target.rawValue, need: Self.writeNeed(offset: outputOffset, count: count)) { () throws(Errno) -> Int in
+            try retryingSyscall("copy_file_range") { avp_copy_file_range(source.rawValue, &a, target.rawValue, &b, count) }
         }
     }
 
@@ -115,7 +126,7 @@ extension PassthroughStore {
         var s = statvfs()
         let root = try node(FsInodeTable.root).descriptor
         _ = try retryingSyscall("fstatvfs") { fstatvfs(root.rawValue, &s) }
-        return s
+        return limited(s)
     }
 
     /// SETATTR: each change asked for, in the order chmod, chown, truncate, times.
@@ -135,12 +146,15 @@ extension PassthroughStore {
         }
         if let size {
             guard size <= UInt64(Int64.max) else { throw Errno(EFBIG, call: "truncate") }
+            // Growing a file by truncation allocates nothing (a hole); the charge is what it gained or freed.
+            let before = usage == nil ? nil : Self.blocks(n.descriptor.rawValue)
             if let handle, let fd = try? handles.file(handle) {
                 _ = try retryingSyscall("ftruncate") { ftruncate(fd.rawValue, off_t(size)) }
             } else {
                 guard n.type == S_IFREG else { throw Errno(n.type == S_IFDIR ? EISDIR : EINVAL, call: "truncate") }
                 _ = try retryingSyscall("truncate") { truncate(proc, off_t(size)) }
             }
+            if let before, let after = Self.blocks(n.descriptor.rawValue) { usage?.resized(from: before.blocks, to: after.blocks) }
         }
         if times.access != nil || times.modification != nil {
             guard n.type != S_IFLNK else { throw Errno(EOPNOTSUPP, call: "utimens") }

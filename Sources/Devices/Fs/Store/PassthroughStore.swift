@@ -19,29 +19,41 @@ public final class PassthroughStore: @unchecked Sendable {
     public let readOnly: Bool
     var inodes: FsInodeTable
     var handles: FsHandleTable
+    /// What the share holds against its limits; nil without limits.
+    var usage: FsUsage?
 
     public static let defaultMaxNodes = 1 << 20
     public static let defaultMaxHandles = 1 << 16
+    public static let defaultMaxOpenNodes = 1 << 16
 
-    /// Opens the shared directory; throws if it is not a directory.
-    public init(sharedDirectory path: String, readOnly: Bool, maxNodes: Int = defaultMaxNodes, maxHandles: Int = defaultMaxHandles) throws(Errno) {
+    /// Opens the shared directory; throws if it is not a directory. At most `maxNodes` nodes,
+    /// `maxOpenNodes` of them with an open descriptor (the others are reopened from file
+    /// handles where the file system has them), and `maxHandles` files open for I/O.
+    public init(sharedDirectory path: String, readOnly: Bool, maxNodes: Int = defaultMaxNodes, maxOpenNodes: Int = defaultMaxOpenNodes,
+                maxHandles: Int = defaultMaxHandles, limits: FsShareLimits = .none) throws(Errno) {
         let root = try FileDescriptor.open(path, flags: AVP_O_PATH | O_DIRECTORY)
         var st = Glibc.stat()
         _ = try retryingSyscall("fstat \(path)") { fstat(root.rawValue, &st) }
         self.path = path
         self.readOnly = readOnly
-        inodes = FsInodeTable(root: root, stat: st, limit: maxNodes)
+        inodes = FsInodeTable(root: root, stat: st, limit: maxNodes, openLimit: maxOpenNodes)
         handles = FsHandleTable(limit: maxHandles)
+        usage = limits.isNone ? nil : FsUsage(limits: limits, root: root)
     }
 
     /// Nodes and handles the guest holds now.
     public var nodeCount: Int { inodes.count }
+    /// Bytes and inodes counted against the share's limits (zeros without limits).
+    public var used: (bytes: UInt64, inodes: UInt64) { (usage?.bytes ?? 0, usage?.inodes ?? 0) }
+    /// Nodes holding an open descriptor now, and how often one was closed for room and reopened.
+    public var openNodeCount: Int { inodes.openCount }
+    public var nodeReopens: Int { inodes.reopens }
     public var handleCount: Int { handles.count }
 
     // MARK: Nodes
 
     func node(_ id: UInt64) throws(Errno) -> FsInode {
-        guard let node = inodes[id] else { throw Errno(ESTALE, call: "node \(id)") }
+        guard let node = try inodes.use(id) else { throw Errno(ESTALE, call: "node \(id)") }
         return node
     }
 
@@ -103,6 +115,7 @@ public final class PassthroughStore: @unchecked Sendable {
 
     public func mkdir(_ parent: UInt64, _ name: [UInt8], mode: mode_t, owner: (uid_t, gid_t)) throws(Errno) -> (node: UInt64, stat: stat) {
         try writable()
+        try needInode()
         let dir = try directory(parent)
         try Self.withName(name) { (n) throws(Errno) in _ = try retryingSyscall("mkdirat") { mkdirat(dir.rawValue, n, mode) } }
         return try created(parent, name, owner: owner)
@@ -112,6 +125,7 @@ public final class PassthroughStore: @unchecked Sendable {
         try writable()
         // Regular files, FIFOs and sockets only: a guest never gets to make a device node on the host.
         guard [S_IFREG, S_IFIFO, S_IFSOCK].contains(mode & S_IFMT) else { throw Errno(EPERM, call: "mknod") }
+        try needInode()
         let dir = try directory(parent)
         try Self.withName(name) { (n) throws(Errno) in _ = try retryingSyscall("mknodat") { mknodat(dir.rawValue, n, mode, device) } }
         return try created(parent, name, owner: owner)
@@ -119,6 +133,7 @@ public final class PassthroughStore: @unchecked Sendable {
 
     public func symlink(_ parent: UInt64, _ name: [UInt8], target: [UInt8], owner: (uid_t, gid_t)) throws(Errno) -> (node: UInt64, stat: stat) {
         try writable()
+        try needInode()
         let dir = try directory(parent)
         guard !target.isEmpty, !target.contains(0), target.count < Int(PATH_MAX) else { throw Errno(EINVAL, call: "symlink") }
         let terminated = target + [0]
@@ -146,9 +161,11 @@ public final class PassthroughStore: @unchecked Sendable {
     public func unlink(_ parent: UInt64, _ name: [UInt8], directory isDirectory: Bool) throws(Errno) {
         try writable()
         let dir = try directory(parent)
+        let removed = counted(dir, name)
         try Self.withName(name) { (n) throws(Errno) in
             _ = try retryingSyscall(isDirectory ? "rmdir" : "unlink") { unlinkat(dir.rawValue, n, isDirectory ? AT_REMOVEDIR : 0) }
         }
+        uncount(removed)
     }
 
     public func rename(_ parent: UInt64, _ name: [UInt8], to newParent: UInt64, _ newName: [UInt8], flags: UInt32) throws(Errno) {
@@ -156,11 +173,14 @@ public final class PassthroughStore: @unchecked Sendable {
         let from = try directory(parent), to = try directory(newParent)
         // RENAME_NOREPLACE (1) and RENAME_EXCHANGE (2) only: RENAME_WHITEOUT makes a device node.
         guard flags & ~3 == 0 else { throw Errno(EINVAL, call: "rename") }
+        // RENAME_EXCHANGE keeps both files; otherwise a file the new name held may be freed.
+        let replaced = flags & 2 == 0 ? counted(to, newName) : nil
         try Self.withName(name) { (old) throws(Errno) in
             try Self.withName(newName) { (new) throws(Errno) in
                 _ = try retryingSyscall("renameat2") { avp_renameat2(from.rawValue, old, to.rawValue, new, flags) }
             }
         }
+        uncount(replaced)
     }
 
     /// A name just created: looked up, and given to the requester's uid and gid.
@@ -168,6 +188,8 @@ public final class PassthroughStore: @unchecked Sendable {
         let (id, _) = try lookup(parent, name)
         let n = try node(id)
         _ = fchownat(n.descriptor.rawValue, "", owner.0, owner.1, AVP_AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW)
-        return (id, try Self.stat(of: n.descriptor))
+        let st = try Self.stat(of: n.descriptor)
+        usage?.made(st)
+        return (id, st)
     }
 }

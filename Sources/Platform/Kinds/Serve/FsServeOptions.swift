@@ -26,13 +26,18 @@ public struct FsServeOptions: EndpointServeOptions {
     public var uidMap: [String] = []
     @Option(help: ArgumentHelp("The same for gids.", valueName: "GUEST:HOST:COUNT"))
     public var gidMap: [String] = []
+    @Option(help: ArgumentHelp("The most the share may hold, as allocated blocks (e.g. 512M, 2G): writes past it get ENOSPC, "
+        + "and the guest's df shows it as the size. Kept by the server from a walk of the share at start, per VM.", valueName: "size"))
+    public var sizeLimit: String?
+    @Option(help: ArgumentHelp("The most files, directories and symlinks the share may hold (ENOSPC past it).", valueName: "count"))
+    public var inodeLimit: UInt64?
     @Option(help: "namespace (default): own namespaces, a root holding only the share, few capabilities, a seccomp allow-list; none: no sandbox.")
     public var sandbox: Sandbox = .namespace
 
     public init() {}
 
     public init(endpoints: ServeEndpoints, sharedDir: String, readOnly: Bool, requestQueues: Int = 1,
-                owners: FsOwnerMapping = .identity, sandbox: Sandbox = .namespace) {
+                owners: FsOwnerMapping = .identity, limits: FsShareLimits = .none, sandbox: Sandbox = .namespace) {
         self = .with {
             $0.endpoints = endpoints
             $0.sharedDir = sharedDir
@@ -40,6 +45,8 @@ public struct FsServeOptions: EndpointServeOptions {
             $0.requestQueues = requestQueues
             $0.uidMap = owners.uids.arguments
             $0.gidMap = owners.gids.arguments
+            $0.sizeLimit = limits.bytes.map { "\($0 >> 10)K" }
+            $0.inodeLimit = limits.inodes
             $0.sandbox = sandbox
         }
     }
@@ -49,15 +56,30 @@ public struct FsServeOptions: EndpointServeOptions {
         get throws { FsOwnerMapping(uids: try IdMap(parsing: uidMap), gids: try IdMap(parsing: gidMap)) }
     }
 
+    /// The limits the options give (`validate` has checked the size reads).
+    public var limits: FsShareLimits {
+        FsShareLimits(bytes: sizeLimit.flatMap(Self.bytes), inodes: inodeLimit)
+    }
+
+    /// A size as MemorySize reads it (K, M, G, T), in bytes; sizes are whole KiB here.
+    static func bytes(_ text: String) -> UInt64? {
+        if let size = MemorySize(parsing: text) { return UInt64(size.mebibytes) << 20 }
+        let digits = text.hasSuffix("K") || text.hasSuffix("k") ? String(text.dropLast()) : ""
+        return UInt64(digits).flatMap { $0 <= UInt64.max >> 10 ? $0 << 10 : nil }
+    }
+
     public var arguments: [String] {
         endpoints.arguments + ["--shared-dir", sharedDir] + (readOnly ? ["--read-only"] : []) + ["--request-queues", String(requestQueues)]
-            + uidMap.flatMap { ["--uid-map", $0] } + gidMap.flatMap { ["--gid-map", $0] } + ["--sandbox", sandbox.rawValue]
+            + uidMap.flatMap { ["--uid-map", $0] } + gidMap.flatMap { ["--gid-map", $0] } + (sizeLimit.map { ["--size-limit", $0] } ?? []) + (inodeLimit.map { ["--inode-limit", String($0)] } ?? [])
+            + ["--sandbox", sandbox.rawValue]
     }
 
     public func validate() throws {
         try endpoints.requireSome()
         if !(1...16).contains(requestQueues) { throw ValidationError("--request-queues is 1 to 16") }
         if sharedDir.isEmpty { throw ValidationError("--shared-dir names the directory to share") }
+        if let sizeLimit, Self.bytes(sizeLimit) == nil { throw ValidationError("--size-limit \(sizeLimit): give a size such as 512M or 2G") }
+        if inodeLimit == 0 { throw ValidationError("--inode-limit must be at least 1") }
         do { _ = try IdMap(parsing: uidMap) } catch { throw ValidationError("--uid-map: \(error)") }
         do { _ = try IdMap(parsing: gidMap) } catch { throw ValidationError("--gid-map: \(error)") }
     }
