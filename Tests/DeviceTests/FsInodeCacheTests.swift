@@ -10,16 +10,13 @@ import Testing
     let share: String
 
     init() throws {
-        share = FileManager.default.temporaryDirectory.appendingPathComponent("avp-fs-cache-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
+        share = temporaryShare("cache")
         try FileManager.default.createDirectory(atPath: share + "/d", withIntermediateDirectories: true)
         for i in 0..<200 { try "file \(i)".write(toFile: share + "/d/f\(i)", atomically: false, encoding: .utf8) }
     }
 
     func cleanUp() { try? FileManager.default.removeItem(atPath: share) }
 
-    func code(_ body: () throws -> Void) -> Int32? {
-        do { try body(); return nil } catch let error as Errno { return error.code } catch { return -1 }
-    }
 
     func contents(_ store: PassthroughStore, _ node: UInt64) throws -> String {
         let handle = try store.open(node, flags: UInt32(O_RDONLY))
@@ -57,7 +54,7 @@ import Testing
         try "new".write(toFile: share + "/d/f1", atomically: false, encoding: .utf8)
         let reopensBefore = store.nodeReopens
         #expect(try contents(store, first) == "file 0")
-        #expect(code { _ = try store.attributes(second) } == ESTALE, "the name now holds another file")
+        #expect(errnoCode { _ = try store.attributes(second) } == ESTALE, "the name now holds another file")
         #expect(store.nodeReopens == reopensBefore + 1, "the first was reopened from its handle")
     }
 }

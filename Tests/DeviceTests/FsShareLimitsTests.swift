@@ -9,7 +9,7 @@ import Testing
     let share: String
 
     init() throws {
-        share = FileManager.default.temporaryDirectory.appendingPathComponent("avp-fs-limits-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
+        share = temporaryShare("limits")
         try FileManager.default.createDirectory(atPath: share + "/d", withIntermediateDirectories: true)
         try Data(repeating: 7, count: 8192).write(to: URL(fileURLWithPath: share + "/d/existing"))
         try FileManager.default.linkItem(atPath: share + "/d/existing", toPath: share + "/d/hardlink")
@@ -17,9 +17,6 @@ import Testing
 
     func cleanUp() { try? FileManager.default.removeItem(atPath: share) }
 
-    func code(_ body: () throws -> Void) -> Int32? {
-        do { try body(); return nil } catch let error as Errno { return error.code } catch { return -1 }
-    }
 
     @Test("the start-up walk counts each file once (hard links too) and its allocated blocks")
     func walk() throws {
@@ -42,8 +39,8 @@ import Testing
         #expect(try store.write(file.handle, offset: 0, data: chunk[...]) == chunk.count)
         #expect(try store.write(file.handle, offset: 0, data: chunk[...]) == chunk.count, "an overwrite needs no room")
         #expect(store.used.bytes >= start + 65536)
-        #expect(code { _ = try store.write(file.handle, offset: 65536, data: [UInt8](repeating: 2, count: Int(limit))[...]) } == ENOSPC)
-        #expect(code { try store.fallocate(file.handle, offset: 0, length: limit * 2, mode: 0) } == ENOSPC)
+        #expect(errnoCode { _ = try store.write(file.handle, offset: 65536, data: [UInt8](repeating: 2, count: Int(limit))[...]) } == ENOSPC)
+        #expect(errnoCode { try store.fallocate(file.handle, offset: 0, length: limit * 2, mode: 0) } == ENOSPC)
         let s = try store.statfs()
         #expect(UInt64(s.f_blocks) * UInt64(s.f_frsize) <= limit && UInt64(s.f_blocks) * UInt64(s.f_frsize) > limit - UInt64(s.f_frsize))
         #expect(UInt64(s.f_bfree) * UInt64(s.f_frsize) <= limit - store.used.bytes + UInt64(s.f_frsize))
@@ -63,15 +60,15 @@ import Testing
         let b = try store.create(1, Array("b".utf8), flags: UInt32(O_RDWR), mode: 0o644, owner: (0, 0))
         store.release(b.handle)
         #expect(store.used.inodes == 5)
-        #expect(code { _ = try store.mkdir(1, Array("c".utf8), mode: 0o755, owner: (0, 0)) } == ENOSPC)
-        #expect(code { _ = try store.symlink(1, Array("c".utf8), target: Array("b".utf8), owner: (0, 0)) } == ENOSPC)
-        #expect(code { _ = try store.create(1, Array("c".utf8), flags: UInt32(O_RDWR), mode: 0o644, owner: (0, 0)) } == ENOSPC)
-        #expect(code { _ = try store.link(b.node, to: 1, Array("b2".utf8)) } == nil, "a hard link takes no inode")
+        #expect(errnoCode { _ = try store.mkdir(1, Array("c".utf8), mode: 0o755, owner: (0, 0)) } == ENOSPC)
+        #expect(errnoCode { _ = try store.symlink(1, Array("c".utf8), target: Array("b".utf8), owner: (0, 0)) } == ENOSPC)
+        #expect(errnoCode { _ = try store.create(1, Array("c".utf8), flags: UInt32(O_RDWR), mode: 0o644, owner: (0, 0)) } == ENOSPC)
+        #expect(errnoCode { _ = try store.link(b.node, to: 1, Array("b2".utf8)) } == nil, "a hard link takes no inode")
         let again = try store.create(1, Array("b".utf8), flags: UInt32(O_RDWR), mode: 0o644, owner: (0, 0))
         store.release(again.handle)
         #expect(store.used.inodes == 5, "opening an existing file through CREATE makes nothing")
         try store.unlink(1, Array("a".utf8), directory: true)
-        #expect(code { _ = try store.mkdir(1, Array("c".utf8), mode: 0o755, owner: (0, 0)) } == nil)
+        #expect(errnoCode { _ = try store.mkdir(1, Array("c".utf8), mode: 0o755, owner: (0, 0)) } == nil)
         let s = try store.statfs()
         #expect(s.f_files == 5 && s.f_ffree == 0)
     }

@@ -25,21 +25,14 @@ import Testing
     @Test("AVPS-v2.0-50 with --size-limit 8M --inode-limit 24: df shows them, a 12 MiB write and the 25th inode get ENOSPC, deleting makes room",
           .timeLimit(.minutes(5)))
     func limits() throws {
-        try GuestHarness.checkPrerequisites()
-        try GuestImage.backports.ensureBuilt()
         let dir = try GuestHarness.workDirectory("fs-limits")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let share = dir + "/share"
         try FileManager.default.createDirectory(atPath: share + "/old", withIntermediateDirectories: true)
         try "kept".write(toFile: share + "/old/kept.txt", atomically: false, encoding: .utf8)
-        let socket = dir + "/fs.sock"
-        let server = try ServerProcess(arguments: ["serve", "fs", "--socket", socket, "--shared-dir", share,
-                                                   "--size-limit", "8M", "--inode-limit", "24"], logPath: dir + "/server.log")
+        let run = try FsGuestRun.run(in: dir, share: share, serverArguments: ["--size-limit", "8M", "--inode-limit", "24"], script: Self.script)
+        let (console, server, context) = (run.console, run.server, run.context)
         defer { server.stop() }
-        try server.waitForSocket(socket)
-        let boot = GuestBoot(image: .backports, devices: [.init(model: .fs(tag: "share"), socketPath: socket, id: "fs0")])
-        let console = try boot.run(script: Self.script, in: dir)
-        let context = "console:\n\(console.text.suffix(3000))\nserver:\n\(server.log.suffix(2000))"
         try #require(console.testExitStatus == 0, "\(context)")
         #expect(console.value("df") == "8192", "df's size in KiB is the limit: \(context)")
         #expect(console.value("dfi") == "24")

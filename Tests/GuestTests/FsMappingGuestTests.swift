@@ -57,20 +57,13 @@ import Testing
     @Test("AVPS-v2.0-50 with --uid-map/--gid-map 0:100000:1000: the guest's root creates as host 100000, host root shows as 65534, unmapped ids are refused",
           .timeLimit(.minutes(5)))
     func mappedOwners() throws {
-        try GuestHarness.checkPrerequisites()
-        try GuestImage.backports.ensureBuilt()
         let dir = try GuestHarness.workDirectory("fs-map")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let share = dir + "/share"
         try Self.makeShare(share)
-        let socket = dir + "/fs.sock"
-        let server = try ServerProcess(arguments: ["serve", "fs", "--socket", socket, "--shared-dir", share,
-                                                   "--uid-map", Self.map, "--gid-map", Self.map], logPath: dir + "/server.log")
+        let run = try FsGuestRun.run(in: dir, share: share, serverArguments: ["--uid-map", Self.map, "--gid-map", Self.map], script: Self.script)
+        let (console, server, context) = (run.console, run.server, run.context)
         defer { server.stop() }
-        try server.waitForSocket(socket)
-        let boot = GuestBoot(image: .backports, devices: [.init(model: .fs(tag: "share"), socketPath: socket, id: "fs0")])
-        let console = try boot.run(script: Self.script, in: dir)
-        let context = "console:\n\(console.text.suffix(3000))\nserver:\n\(server.log.suffix(2000))"
         try #require(console.testExitStatus == 0, "\(context)")
         let b = Self.base
         #expect(console.value("whoami") == "0:0")

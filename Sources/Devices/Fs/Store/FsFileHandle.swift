@@ -6,8 +6,8 @@ import SystemCalls
 
 /// A kernel file handle (`name_to_handle_at`): names one file on its file system — across
 /// renames, and never a different file later (the handle carries the inode's generation) —
-/// without holding a descriptor. The store keeps one per node so it can close the node's
-/// `O_PATH` descriptor when too many are open and reopen it on the next request
+/// without holding a descriptor. When too many nodes are open the store takes the handles of
+/// those used longest ago, closes their `O_PATH` descriptors and reopens them on their next request
 /// (`open_by_handle_at`, which needs CAP_DAC_READ_SEARCH), so a guest can know more files than
 /// the server's RLIMIT_NOFILE. Handles exist only on the server side: a guest never sees or
 /// forges one.

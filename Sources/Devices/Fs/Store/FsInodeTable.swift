@@ -30,7 +30,7 @@ struct FsInodeTable {
     private var nodes: [UInt64: Entry] = [:]
     private var byFile: [FileKey: UInt64] = [:]
     private var next: UInt64 = 2
-    /// Nodes holding a descriptor that a file handle can replace.
+    /// Nodes holding a descriptor that a file handle may replace.
     private var closable = 0
     /// Nodes holding a descriptor (the root included).
     private var open = 1
@@ -44,13 +44,33 @@ struct FsInodeTable {
 
     struct FileKey: Hashable { let device: UInt64; let inode: UInt64 }
 
+    /// A node's file handle, taken only when its descriptor is first to be closed for room (so a
+    /// share within the limit pays no `name_to_handle_at` per lookup).
+    private enum Handle {
+        var taken: FsFileHandle? {
+            if case let .taken(handle) = self { return handle }
+            return nil
+        }
+
+        case notYetTaken
+        case taken(FsFileHandle)
+        /// None to be had: the descriptor stays open.
+        case unavailable
+    }
+
     private struct Entry {
         var descriptor: FileDescriptor?
-        let handle: FsFileHandle?
+        var handle: Handle
         let key: FileKey
         let type: mode_t
         var lookups: UInt64
         var lastUse: UInt64
+
+        /// Its descriptor may be closed for room: a handle was or may yet be taken.
+        var closable: Bool {
+            if case .unavailable = handle { return false }
+            return true
+        }
     }
 
     init(root: FileDescriptor, stat: stat, limit: Int, openLimit: Int) {
@@ -60,7 +80,7 @@ struct FsInodeTable {
         let opened = Glibc.open("/proc/self/fd/\(root.rawValue)", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         mount = opened >= 0 ? FileDescriptor(adopting: opened) : nil
         rootMount = mount == nil ? nil : FsFileHandle.of(root)?.mountID
-        nodes[Self.root] = Entry(descriptor: root, handle: nil, key: key, type: stat.st_mode & S_IFMT, lookups: 1, lastUse: 0)
+        nodes[Self.root] = Entry(descriptor: root, handle: .unavailable, key: key, type: stat.st_mode & S_IFMT, lookups: 1, lastUse: 0)
         byFile[key] = Self.root
     }
 
@@ -74,7 +94,7 @@ struct FsInodeTable {
         clock += 1
         entry.lastUse = clock
         if entry.descriptor == nil {
-            guard let handle = entry.handle, let mount else { throw Errno(ESTALE, call: "node \(id)") }
+            guard case let .taken(handle) = entry.handle, let mount else { throw Errno(ESTALE, call: "node \(id)") }
             try makeRoom()
             let descriptor = try handle.open(through: mount)
             var st = Glibc.stat()
@@ -111,14 +131,14 @@ struct FsInodeTable {
             descriptor.close()
             throw error
         }
-        let handle = rootMount.flatMap { mount in FsFileHandle.of(descriptor).flatMap { $0.mountID == mount ? $0 : nil } }
         let node = next
         next += 1
         clock += 1
-        nodes[node] = Entry(descriptor: descriptor, handle: handle, key: key, type: stat.st_mode & S_IFMT, lookups: 1, lastUse: clock)
+        nodes[node] = Entry(descriptor: descriptor, handle: rootMount == nil ? .unavailable : .notYetTaken, key: key,
+                            type: stat.st_mode & S_IFMT, lookups: 1, lastUse: clock)
         byFile[key] = node
         open += 1
-        if handle != nil { closable += 1 }
+        if rootMount != nil { closable += 1 }
         return node
     }
 
@@ -130,16 +150,28 @@ struct FsInodeTable {
         guard closable > 0 else { throw Errno(ENFILE, call: "lookup") }
         // Never the last few nodes used: the request being served may hold their descriptors.
         let recent = clock > 8 ? clock - 8 : 0
-        let candidates = nodes.filter { $0.value.descriptor != nil && $0.value.handle != nil && $0.value.lastUse <= recent }
+        let candidates = nodes.filter { $0.value.descriptor != nil && $0.value.closable && $0.value.lastUse <= recent }
             .sorted { $0.value.lastUse < $1.value.lastUse }
-        guard !candidates.isEmpty else { throw Errno(ENFILE, call: "lookup") }
         for (id, entry) in candidates.prefix(max(1, candidates.count / 2)) {
+            guard let handle = entry.handle.taken ?? takeHandle(entry.descriptor!) else {
+                nodes[id]!.handle = .unavailable
+                closable -= 1
+                continue
+            }
             entry.descriptor!.close()
             nodes[id]!.descriptor = nil
+            nodes[id]!.handle = .taken(handle)
             open -= 1
             closable -= 1
             evictions += 1
         }
+        guard open < openLimit else { throw Errno(ENFILE, call: "lookup") }
+    }
+
+    /// The handle of a node's file, if it is on the share's own mount (a handle opens only through its mount).
+    private func takeHandle(_ descriptor: FileDescriptor) -> FsFileHandle? {
+        guard let rootMount, let handle = FsFileHandle.of(descriptor), handle.mountID == rootMount else { return nil }
+        return handle
     }
 
     /// FORGET: the guest drops `count` lookups; at zero the node and its descriptor go. Unknown
@@ -160,7 +192,7 @@ struct FsInodeTable {
         guard let descriptor = entry.descriptor else { return }
         descriptor.close()
         open -= 1
-        if entry.handle != nil { closable -= 1 }
+        if entry.closable { closable -= 1 }
     }
 
     /// Drops every node but the root (a driver reset or DESTROY).
