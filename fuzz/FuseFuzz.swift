@@ -96,7 +96,7 @@ private func check(_ request: FuseRequest, header: FuseInHeader, bytes: [UInt8],
     let arguments = end - FuseInHeader.size
     switch request {
     case let .lookup(name), let .unlink(name), let .rmdir(name), let .mknod(name, _, _, _), let .mkdir(name, _, _),
-         let .link(_, name), let .create(name, _, _, _):
+         let .link(_, name), let .create(name, _, _, _, _):
         entryName(name, arguments)
     case let .symlink(name, target):
         entryName(name, arguments)

@@ -171,8 +171,8 @@ func fuseExpectSampleAttributes(_ b: [UInt8], at base: Int, sourceLocation: Sour
     /// What Linux 6.1 and 6.12 offer on a virtiofs mount without DAX.
     static let offered = FuseInitFlags(flags: 0x7BFF_FFFB, flags2: 0).rawValue
     /// ASYNC_READ, ATOMIC_O_TRUNC, BIG_WRITES, AUTO_INVAL_DATA, DO_READDIRPLUS, READDIRPLUS_AUTO, ASYNC_DIO,
-    /// PARALLEL_DIROPS, MAX_PAGES.
-    static let served: UInt32 = 0x0044_F029
+    /// PARALLEL_DIROPS, MAX_PAGES, HANDLE_KILLPRIV_V2.
+    static let served: UInt32 = 0x1044_F029
 
     @Test("Linux 6.1 (7.37, flags 0x7BFFFFFB, no flags2): 7.37, the served flags, 1 MiB writes in 256 pages")
     func linux61() throws {
@@ -196,7 +196,7 @@ func fuseExpectSampleAttributes(_ b: [UInt8], at base: Int, sourceLocation: Sour
         idmap.supported.insert(.allowIdmap)
         let extended = try #require(idmap.negotiate(major: 7, minor: 41, maxReadahead: 0, flags: flags).accepted)
         #expect(extended.flags.flags == Self.served | 0x4000_0000 && extended.flags.flags2 == 0x100)
-        #expect(fuseLoad32(extended.bytes, 12) == 0x4044_F029 && fuseLoad32(extended.bytes, 32) == 0x100)
+        #expect(fuseLoad32(extended.bytes, 12) == 0x5044_F029 && fuseLoad32(extended.bytes, 32) == 0x100)
         // Without INIT_EXT from the guest there is no flags2 to answer.
         let old = try #require(idmap.negotiate(major: 7, minor: 37, maxReadahead: 0, flags: flags & ~0x4000_0000).accepted)
         #expect(old.flags.flags2 == 0 && !old.flags.contains(.initExtension))

@@ -110,7 +110,7 @@ func fuseParse(_ opcode: UInt32, node: UInt64 = 5, _ body: [UInt8] = []) -> Fuse
 
     @Test("OPEN, READ, WRITE (data is the request's slice), RELEASE, FLUSH, FSYNC, and their directory twins")
     func files() throws {
-        #expect(fuseParse(14, fuse32(0o2, 1)) == .open(flags: 0o2))
+        #expect(fuseParse(14, fuse32(0o2, 1)) == .open(flags: 0o2, killSuidgid: true))
         #expect(fuseParse(27, fuse32(0o200000, 0)) == .opendir(flags: 0o200000))
         let readIn = fuse64(0xAB, 8192) + fuse32(4096, 0) + fuse64(0) + fuse32(0o2, 0)
         #expect(fuseParse(15, readIn) == .read(handle: 0xAB, offset: 8192, size: 4096))

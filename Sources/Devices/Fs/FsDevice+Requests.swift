@@ -70,7 +70,7 @@ extension FsDevice {
                 }
             }
             let st = try store.setAttributes(node, mode: s.mode.map { mode_t($0) }, owner: try owners.hostChown(uid: s.uid, gid: s.gid), size: s.size, handle: s.handle,
-                                             times: (time(s.atime), time(s.mtime)))
+                                             times: (time(s.atime), time(s.mtime)), killSuidgid: s.killSuidgid)
             return FuseAttrReply(attributes: attributes(st)).bytes
         case .readlink:
             return try store.readlink(node)
@@ -91,17 +91,17 @@ extension FsDevice {
             return []
         case let .link(oldNode, newName):
             return entry(try store.link(oldNode, to: node, newName)).bytes
-        case let .open(flags):
-            return FuseOpenReply(handle: try store.open(node, flags: flags)).bytes
-        case let .create(name, flags, mode, umask):
-            let made = try store.create(node, name, flags: flags, mode: mode_t(mode & ~umask & 0o7777), owner: try owner(header))
+        case let .open(flags, killSuidgid):
+            return FuseOpenReply(handle: try store.open(node, flags: flags, killSuidgid: killSuidgid)).bytes
+        case let .create(name, flags, mode, umask, killSuidgid):
+            let made = try store.create(node, name, flags: flags, mode: mode_t(mode & ~umask & 0o7777), owner: try owner(header), killSuidgid: killSuidgid)
             return FuseCreateReply(entry: entry((made.node, made.stat)), open: FuseOpenReply(handle: made.handle)).bytes
         case let .read(handle, offset, size):
             let data = try store.read(handle, offset: offset, size: min(Int(size), room))
             statistics.bytesRead += data.count
             return data
-        case let .write(handle, offset, data, _):
-            let written = try store.write(handle, offset: offset, data: data)
+        case let .write(handle, offset, data, flags):
+            let written = try store.write(handle, offset: offset, data: data, killSuidgid: flags & FuseRequest.writeKillSuidgid != 0)
             statistics.bytesWritten += written
             return FuseWriteReply(size: UInt32(written)).bytes
         case .statfs:

@@ -15,11 +15,15 @@ public struct FuseNegotiation: Sendable, Equatable {
 
     /// The flags served when a guest offers them, phase 1: no DAX, no writeback cache, no locks
     /// forwarded to the host, no EXPORT_SUPPORT (the guest resolves "." and ".." itself and never
-    /// looks them up), no security labels or supplementary groups (so no request extensions), no
-    /// killpriv (the guest clears suid/sgid with SETATTR).
+    /// looks them up), no security labels or supplementary groups (so no request extensions).
+    /// HANDLE_KILLPRIV_V2: the server clears set-user-ID and set-group-ID on a write, truncation or
+    /// chown when the request says the caller lacks CAP_FSETID (the host's kernel does not: the
+    /// server has CAP_FSETID), and the host's kernel drops security.capability on every write.
+    /// Without it the guest asks GETXATTR security.capability before every write to a file: one
+    /// more round trip per written file (Linux's fuse_cache_write_iter skips file_remove_privs with it).
     public static let phaseOne: FuseInitFlags = [
         .asyncRead, .atomicOpenTruncate, .bigWrites, .autoInvalidateData, .doReaddirplus, .readdirplusAuto, .asyncDirectIO,
-        .parallelDirectoryOperations, .maxPages,
+        .parallelDirectoryOperations, .maxPages, .handleKillprivV2,
     ]
 
     public var supported: FuseInitFlags

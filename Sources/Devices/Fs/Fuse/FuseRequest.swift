@@ -27,7 +27,9 @@ public enum FuseRequest: Sendable, Equatable {
     /// The new link goes in `FuseInHeader.nodeID`.
     case link(oldNodeID: UInt64, newName: [UInt8])
     /// `flags`: the guest's Linux O_* flags (O_CREAT, O_EXCL and O_NOCTTY stripped by the guest).
-    case open(flags: UInt32)
+    /// `killSuidgid`: FUSE_OPEN_KILL_SUIDGID in `open_flags` (HANDLE_KILLPRIV_V2: an O_TRUNC open by
+    /// a caller without CAP_FSETID, so the truncation clears set-user-ID and set-group-ID).
+    case open(flags: UInt32, killSuidgid: Bool = false)
     case read(handle: UInt64, offset: UInt64, size: UInt32)
     /// `data`: exactly `fuse_write_in.size` bytes, a slice of the parsed request. `flags`: `write_flags`
     /// (FUSE_WRITE_CACHE 1, FUSE_WRITE_LOCKOWNER 2, FUSE_WRITE_KILL_SUIDGID 4).
@@ -50,7 +52,8 @@ public enum FuseRequest: Sendable, Equatable {
     case releasedir(handle: UInt64)
     case fsyncdir(handle: UInt64, dataOnly: Bool)
     case access(mask: UInt32)
-    case create(name: [UInt8], flags: UInt32, mode: UInt32, umask: UInt32)
+    /// `killSuidgid`: as for `open`, for an existing file opened with O_TRUNC.
+    case create(name: [UInt8], flags: UInt32, mode: UInt32, umask: UInt32, killSuidgid: Bool = false)
     case fallocate(handle: UInt64, offset: UInt64, length: UInt64, mode: UInt32)
     /// `whence`: Linux SEEK_* (SEEK_DATA 3, SEEK_HOLE 4 are what a guest sends).
     case lseek(handle: UInt64, offset: UInt64, whence: UInt32)
@@ -69,6 +72,10 @@ public enum FuseRequest: Sendable, Equatable {
     public static let maxSymlinkTargetBytes = 4095
     /// The most write data a request may carry: the `max_write` this server negotiates.
     public static let maxWriteBytes = 1 << 20
+    /// FUSE_OPEN_KILL_SUIDGID in `fuse_open_in.open_flags` / `fuse_create_in.open_flags`.
+    public static let openKillSuidgid: UInt32 = 1 << 0
+    /// FUSE_WRITE_KILL_SUIDGID in `fuse_write_in.write_flags`.
+    public static let writeKillSuidgid: UInt32 = 1 << 2
     /// The largest request accepted: the header, 1 MiB of write data and a page for the arguments.
     public static let maxRequestBytes = FuseInHeader.size + maxWriteBytes + 4096
 

@@ -91,8 +91,8 @@ extension FuseRequest {
         case .open, .opendir:
             // fuse_open_in: flags, open_flags (FUSE_OPEN_KILL_SUIDGID).
             try r.need(8)
-            let flags = r.u32()
-            return opcode == .open ? .open(flags: flags) : .opendir(flags: flags)
+            let flags = r.u32(), openFlags = r.u32()
+            return opcode == .open ? .open(flags: flags, killSuidgid: openFlags & FuseRequest.openKillSuidgid != 0) : .opendir(flags: flags)
         case .read, .readdir, .readdirplus:
             // fuse_read_in: fh, offset, size, read_flags, lock_owner, flags, padding.
             try r.need(40)
@@ -141,9 +141,9 @@ extension FuseRequest {
         case .create:
             // fuse_create_in: flags, mode, umask, open_flags; then the name.
             try r.need(16)
-            let flags = r.u32(), mode = r.u32(), umask = r.u32()
-            _ = r.u32()
-            return .create(name: try r.string(.entryName), flags: flags, mode: mode, umask: umask)
+            let flags = r.u32(), mode = r.u32(), umask = r.u32(), openFlags = r.u32()
+            return .create(name: try r.string(.entryName), flags: flags, mode: mode, umask: umask,
+                           killSuidgid: openFlags & FuseRequest.openKillSuidgid != 0)
         case .interrupt:
             try r.need(8)
             return .interrupt

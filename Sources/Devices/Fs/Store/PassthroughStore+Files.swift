@@ -15,26 +15,29 @@ extension PassthroughStore {
     static func wantsWrite(_ flags: Int32) -> Bool { flags & O_ACCMODE != O_RDONLY || flags & O_TRUNC != 0 }
 
     /// OPEN: a handle to node `id` for I/O (regular files only; directories use OPENDIR).
-    public func open(_ id: UInt64, flags: UInt32) throws(Errno) -> UInt64 {
+    public func open(_ id: UInt64, flags: UInt32, killSuidgid: Bool = false) throws(Errno) -> UInt64 {
         let n = try node(id)
         let f = Int32(bitPattern: flags) & Self.openFlags & ~AVP_O_NOATIME
         if Self.wantsWrite(f) { try writable() }
         guard n.type == S_IFREG else { throw Errno(n.type == S_IFDIR ? EISDIR : (n.type == S_IFLNK ? ELOOP : EACCES), call: "open") }
         let fd = try retryingSyscall("open") { Glibc.open(Self.procPath(n.descriptor), f | O_CLOEXEC | O_NOCTTY) }
+        if killSuidgid, f & O_TRUNC != 0 { Self.dropSetID(fd) }
         return try handles.insert(.file(FileDescriptor(adopting: fd)))
     }
 
     /// CREATE: a new regular file `name` in `parent`, opened; its node (one lookup) and handle.
     public func create(_ parent: UInt64, _ name: [UInt8], flags: UInt32, mode: mode_t,
-                       owner: (uid_t, gid_t)) throws(Errno) -> (node: UInt64, stat: stat, handle: UInt64) {
+                       owner: (uid_t, gid_t), killSuidgid: Bool = false) throws(Errno) -> (node: UInt64, stat: stat, handle: UInt64) {
         try writable()
         let dir = try directory(parent)
         let f = Int32(bitPattern: flags) & (Self.openFlags | O_EXCL) & ~AVP_O_NOATIME
         let existed = counted(dir, name) != nil
         if !existed { try needInode() }
+        let truncatesExisting = killSuidgid && f & O_TRUNC != 0 && Self.exists(dir, name)
         let fd = try Self.withName(name) { (n) throws(Errno) in
             try retryingSyscall("openat") { openat(dir.rawValue, n, f | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, mode & 0o7777) }
         }
+        if truncatesExisting { Self.dropSetID(fd) }
         let file = FileDescriptor(adopting: fd)
         let handle = try handles.insert(.file(file))
         do {
@@ -61,10 +64,11 @@ extension PassthroughStore {
         return data
     }
 
-    public func write(_ handle: UInt64, offset: UInt64, data: ArraySlice<UInt8>) throws(Errno) -> Int {
+    public func write(_ handle: UInt64, offset: UInt64, data: ArraySlice<UInt8>, killSuidgid: Bool = false) throws(Errno) -> Int {
         try writable()
         let fd = try handles.file(handle)
         guard offset <= UInt64(Int64.max) else { throw Errno(EINVAL, call: "write") }
+        if killSuidgid { Self.dropSetID(fd.rawValue) }
         return try charging(fd.rawValue, need: Self.writeNeed(offset: offset, count: data.count)) { () throws(Errno) -> Int in
             try data.withBytes { (b) throws(Errno) -> Int in
                 try retryingSyscall("pwrite") { pwrite(fd.rawValue, b.baseAddress, b.count, off_t(offset)) }
@@ -131,7 +135,7 @@ extension PassthroughStore {
 
     /// SETATTR: each change asked for, in the order chmod, chown, truncate, times.
     public func setAttributes(_ id: UInt64, mode: mode_t?, owner: (uid_t?, gid_t?), size: UInt64?, handle: UInt64?,
-                              times: (access: timespec?, modification: timespec?)) throws(Errno) -> stat {
+                              times: (access: timespec?, modification: timespec?), killSuidgid: Bool = false) throws(Errno) -> stat {
         let n = try node(id)
         let proc = Self.procPath(n.descriptor)
         if mode != nil || owner.0 != nil || owner.1 != nil || size != nil || times.access != nil || times.modification != nil { try writable() }
@@ -156,6 +160,7 @@ extension PassthroughStore {
             }
             if let before, let after = Self.blocks(n.descriptor.rawValue) { usage?.resized(from: before.blocks, to: after.blocks) }
         }
+        if killSuidgid, size != nil || owner.0 != nil || owner.1 != nil { Self.dropSetID(node: n.descriptor) }
         if times.access != nil || times.modification != nil {
             guard n.type != S_IFLNK else { throw Errno(EOPNOTSUPP, call: "utimens") }
             var pair = [times.access ?? timespec(tv_sec: 0, tv_nsec: AVP_UTIME_OMIT), times.modification ?? timespec(tv_sec: 0, tv_nsec: AVP_UTIME_OMIT)]
