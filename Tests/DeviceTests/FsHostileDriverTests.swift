@@ -93,4 +93,14 @@ import VhostUser
         let read = try f.send(fuseRequest(15, node: fuseLoad64(file, 16), fuse64(fuseLoad64(opened, 16), 0) + fuse32(100, 0, 0, 0) + fuse64(0)))
         #expect(Array(read.dropFirst(16)) == Array("inside".utf8))
     }
+
+    @Test("LOOKUP of a missing name: a negative entry (node 0, entry valid 1 s) the guest caches, not an ENOENT error")
+    func negativeEntry() throws {
+        let f = try Fixture()
+        #expect(try f.status(Self.initialize) == 0)
+        let missing = try f.send(fuseRequest(1, node: 1, fuseName("nothing-here")))
+        try #require(missing.count == 16 + 128, "\(missing.count) bytes")
+        #expect(fuseLoad32(missing, 4) == 0 && fuseLoad64(missing, 16) == 0 && fuseLoad64(missing, 32) == 1, "status, nodeid, entry_valid")
+        #expect(try f.status(fuseRequest(1, node: 1, fuseName(".."))) == EINVAL, "other errors stay errors")
+    }
 }

@@ -58,7 +58,13 @@ extension FsDevice {
             initialized = false
             return []
         case let .lookup(name):
-            return entry(try store.lookup(node, name)).bytes
+            // No such name: a negative entry the guest caches for a second (virtiofsd's cache=auto), so
+            // the LOOKUPs that come before a create (tar's, the shell's) cost one round trip, not several.
+            do {
+                return entry(try store.lookup(node, name)).bytes
+            } catch where error.code == ENOENT {
+                return FuseEntry.negative(validSeconds: 1).bytes
+            }
         case .getattr:
             return FuseAttrReply(attributes: attributes(try store.attributes(node))).bytes
         case let .setattr(s):
