@@ -90,26 +90,26 @@ struct FsInodeTable {
     /// Node `id` with an open descriptor: reopened from its handle if it was closed for room
     /// (ESTALE when its file is gone or another file answers the handle). Nil for unknown nodes.
     mutating func use(_ id: UInt64) throws(Errno) -> FsInode? {
-        guard var entry = nodes[id] else { return nil }
+        // Every request comes here: one hash lookup, the entry changed in place.
+        guard let index = nodes.index(forKey: id) else { return nil }
         clock += 1
-        entry.lastUse = clock
-        if entry.descriptor == nil {
-            guard case let .taken(handle) = entry.handle, let mount else { throw Errno(ESTALE, call: "node \(id)") }
-            try makeRoom()
-            let descriptor = try handle.open(through: mount)
-            var st = Glibc.stat()
-            guard fstatat(descriptor.rawValue, "", &st, AVP_AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == 0,
-                  FileKey(device: UInt64(st.st_dev), inode: UInt64(st.st_ino)) == entry.key else {
-                descriptor.close()
-                throw Errno(ESTALE, call: "node \(id)")
-            }
-            entry.descriptor = descriptor
-            open += 1
-            closable += 1
-            reopens += 1
+        nodes.values[index].lastUse = clock
+        if let descriptor = nodes.values[index].descriptor { return FsInode(descriptor: descriptor, type: nodes.values[index].type) }
+        guard case let .taken(handle) = nodes.values[index].handle, let mount else { throw Errno(ESTALE, call: "node \(id)") }
+        try makeRoom()
+        // makeRoom changes other entries only (this one holds no descriptor), but may move them: look again.
+        let descriptor = try handle.open(through: mount)
+        var st = Glibc.stat()
+        guard fstatat(descriptor.rawValue, "", &st, AVP_AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == 0,
+              FileKey(device: UInt64(st.st_dev), inode: UInt64(st.st_ino)) == nodes[id]?.key else {
+            descriptor.close()
+            throw Errno(ESTALE, call: "node \(id)")
         }
-        nodes[id] = entry
-        return FsInode(descriptor: entry.descriptor!, type: entry.type)
+        nodes[id]!.descriptor = descriptor
+        open += 1
+        closable += 1
+        reopens += 1
+        return FsInode(descriptor: descriptor, type: nodes[id]!.type)
     }
 
     /// The node for an opened file, counting one lookup: its existing node (the new descriptor

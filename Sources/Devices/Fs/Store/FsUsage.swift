@@ -41,20 +41,16 @@ struct FsUsage {
         while let entry = readdir(dir) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { Array($0.prefix { $0 != 0 }) }
             if name == [0x2E] || name == [0x2E, 0x2E] { continue }
-            var st = Glibc.stat()
-            let ok = (name + [0]).withUnsafeBufferPointer { b in
-                b.withMemoryRebound(to: CChar.self) { fstatat(dirfd(dir), $0.baseAddress!, &st, AT_SYMLINK_NOFOLLOW) == 0 }
-            }
-            guard ok, st.st_dev == device else { continue }
+            guard let st = PassthroughStore.stat(of: name, in: dirfd(dir)), st.st_dev == device else { continue }
             if st.st_nlink > 1, st.st_mode & S_IFMT != S_IFDIR {
                 guard seen.insert(FsInodeTable.FileKey(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))).inserted else { continue }
             }
             add(st)
             if st.st_mode & S_IFMT == S_IFDIR, depth > 0 {
-                let child = (name + [0]).withUnsafeBufferPointer { b in
-                    b.withMemoryRebound(to: CChar.self) { openat(dirfd(dir), $0.baseAddress!, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+                let child = try? PassthroughStore.withName(name) { (n) throws(Errno) -> Int32 in
+                    openat(dirfd(dir), n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
                 }
-                if child >= 0 { walk(child, device: device, depth: depth - 1, seen: &seen) }
+                if let child, child >= 0 { walk(child, device: device, depth: depth - 1, seen: &seen) }
             }
         }
     }

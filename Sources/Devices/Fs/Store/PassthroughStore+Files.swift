@@ -21,8 +21,9 @@ extension PassthroughStore {
         if Self.wantsWrite(f) { try writable() }
         guard n.type == S_IFREG else { throw Errno(n.type == S_IFDIR ? EISDIR : (n.type == S_IFLNK ? ELOOP : EACCES), call: "open") }
         let fd = try retryingSyscall("open") { Glibc.open(Self.procPath(n.descriptor), f | O_CLOEXEC | O_NOCTTY) }
-        if killSuidgid, f & O_TRUNC != 0 { Self.dropSetID(fd) }
-        return try handles.insert(.file(FileDescriptor(adopting: fd)))
+        let file = FileDescriptor(adopting: fd)
+        if killSuidgid, f & O_TRUNC != 0 { Self.dropSetID(file) }
+        return try handles.insert(.file(file))
     }
 
     /// CREATE: a new regular file `name` in `parent`, opened; its node (one lookup) and handle.
@@ -31,14 +32,16 @@ extension PassthroughStore {
         try writable()
         let dir = try directory(parent)
         let f = Int32(bitPattern: flags) & (Self.openFlags | O_EXCL) & ~AVP_O_NOATIME
-        let existed = counted(dir, name) != nil
+        // Whether the name was there before: only with limits (a new file takes an inode) or a truncation
+        // that must clear set-ID bits (only an existing file is truncated).
+        let truncates = killSuidgid && f & O_TRUNC != 0
+        let existed = (usage != nil || truncates) && Self.stat(of: name, in: dir.rawValue) != nil
         if !existed { try needInode() }
-        let truncatesExisting = killSuidgid && f & O_TRUNC != 0 && Self.exists(dir, name)
         let fd = try Self.withName(name) { (n) throws(Errno) in
             try retryingSyscall("openat") { openat(dir.rawValue, n, f | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, mode & 0o7777) }
         }
-        if truncatesExisting { Self.dropSetID(fd) }
         let file = FileDescriptor(adopting: fd)
+        if truncates, existed { Self.dropSetID(file) }
         let handle = try handles.insert(.file(file))
         do {
             let (id, _) = try lookup(parent, name)
@@ -68,7 +71,7 @@ extension PassthroughStore {
         try writable()
         let fd = try handles.file(handle)
         guard offset <= UInt64(Int64.max) else { throw Errno(EINVAL, call: "write") }
-        if killSuidgid { Self.dropSetID(fd.rawValue) }
+        if killSuidgid { Self.dropSetID(fd) }
         return try charging(fd.rawValue, need: Self.writeNeed(offset: offset, count: data.count)) { () throws(Errno) -> Int in
             try data.withBytes { (b) throws(Errno) -> Int in
                 try retryingSyscall("pwrite") { pwrite(fd.rawValue, b.baseAddress, b.count, off_t(offset)) }
@@ -160,7 +163,7 @@ extension PassthroughStore {
             }
             if let before, let after = Self.blocks(n.descriptor.rawValue) { usage?.resized(from: before.blocks, to: after.blocks) }
         }
-        if killSuidgid, size != nil || owner.0 != nil || owner.1 != nil { Self.dropSetID(node: n.descriptor) }
+        if killSuidgid, size != nil || owner.0 != nil || owner.1 != nil { Self.dropSetID(n.descriptor) }
         if times.access != nil || times.modification != nil {
             guard n.type != S_IFLNK else { throw Errno(EOPNOTSUPP, call: "utimens") }
             var pair = [times.access ?? timespec(tv_sec: 0, tv_nsec: AVP_UTIME_OMIT), times.modification ?? timespec(tv_sec: 0, tv_nsec: AVP_UTIME_OMIT)]

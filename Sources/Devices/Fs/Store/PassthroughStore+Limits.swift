@@ -36,10 +36,7 @@ extension PassthroughStore {
 
     /// The file `name` in directory `dir` names now, if counting needs it.
     func counted(_ dir: FileDescriptor, _ name: [UInt8]) -> stat? {
-        guard usage != nil else { return nil }
-        var st = Glibc.stat()
-        let found = try? Self.withName(name) { (n) throws(Errno) -> Bool in fstatat(dir.rawValue, n, &st, AT_SYMLINK_NOFOLLOW) == 0 }
-        return found == true ? st : nil
+        usage == nil ? nil : Self.stat(of: name, in: dir.rawValue)
     }
 
     /// A name was removed (or replaced) that named `st`: if it was the file's last, it is free.

@@ -18,24 +18,12 @@ extension PassthroughStore {
         return bits == mode & 0o7777 ? nil : bits
     }
 
-    /// Clears the set-ID bits of the regular file open as `fd`, if it has any.
-    static func dropSetID(_ fd: Int32) {
-        var st = Glibc.stat()
-        guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG, let bits = withoutSetID(st.st_mode) else { return }
-        _ = fchmod(fd, bits)
-    }
-
-    /// The same for a node's `O_PATH` descriptor (fchmod refuses those: through /proc/self/fd).
-    static func dropSetID(node descriptor: FileDescriptor) {
+    /// Clears the set-ID bits of the regular file `descriptor` is open on (for I/O or `O_PATH`: fchmod
+    /// refuses the latter, so through /proc/self/fd), if it has any.
+    static func dropSetID(_ descriptor: FileDescriptor) {
         var st = Glibc.stat()
         guard fstatat(descriptor.rawValue, "", &st, AVP_AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == 0, st.st_mode & S_IFMT == S_IFREG,
               let bits = withoutSetID(st.st_mode) else { return }
         _ = fchmodat(AT_FDCWD, procPath(descriptor), bits, 0)
-    }
-
-    /// Whether `name` in directory `dir` exists now (for CREATE: only an existing file is truncated).
-    static func exists(_ dir: FileDescriptor, _ name: [UInt8]) -> Bool {
-        var st = Glibc.stat()
-        return (try? withName(name) { (n) throws(Errno) -> Bool in fstatat(dir.rawValue, n, &st, AT_SYMLINK_NOFOLLOW) == 0 }) == true
     }
 }

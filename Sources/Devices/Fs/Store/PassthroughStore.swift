@@ -97,6 +97,13 @@ public final class PassthroughStore: @unchecked Sendable {
         }
     }
 
+    /// What `name` in directory `directory` is now (not following a symlink), or nil.
+    static func stat(of name: [UInt8], in directory: Int32) -> stat? {
+        var st = Glibc.stat()
+        let found = try? withName(name) { (n) throws(Errno) -> Bool in fstatat(directory, n, &st, AT_SYMLINK_NOFOLLOW) == 0 }
+        return found == true ? st : nil
+    }
+
     /// `/proc/self/fd/N` of a node: opens that file itself, whatever its names are now.
     static func procPath(_ descriptor: FileDescriptor) -> String { "/proc/self/fd/\(descriptor.rawValue)" }
 

@@ -1,6 +1,26 @@
 import ArgumentParser
 import Devices
 
+/// `--size-limit` of `avp serve fs`: whole KiB, written as MemorySize writes sizes (512M, 2G) or
+/// as a number of KiB (1536K); the one codec of the plan and the command line.
+public struct FsSizeLimit: Sendable, Equatable, CustomStringConvertible {
+    public var bytes: UInt64
+
+    public init(bytes: UInt64) { self.bytes = bytes }
+
+    public init(parsing text: String) throws {
+        if let size = MemorySize(parsing: text) {
+            bytes = UInt64(size.mebibytes) << 20
+        } else if text.hasSuffix("K") || text.hasSuffix("k"), let kib = UInt64(text.dropLast()), kib > 0, kib <= UInt64.max >> 10 {
+            bytes = kib << 10
+        } else {
+            throw ValidationError("--size-limit \(UserText.quoted(text)): give a size such as 512M, 2G or 1536K")
+        }
+    }
+
+    public var description: String { bytes & (1 << 20 - 1) == 0 ? "\(bytes >> 20)M" : "\(bytes >> 10)K" }
+}
+
 /// `avp serve fs`: a shared directory as virtio-fs (VIRTIO 1.2 §5.11) for one VM per endpoint,
 /// read-only or read-write, with uid/gid mappings, sandboxed unless told otherwise.
 public struct FsServeOptions: EndpointServeOptions {
@@ -27,8 +47,9 @@ public struct FsServeOptions: EndpointServeOptions {
     @Option(help: ArgumentHelp("The same for gids.", valueName: "GUEST:HOST:COUNT"))
     public var gidMap: [String] = []
     @Option(help: ArgumentHelp("The most the share may hold, as allocated blocks (e.g. 512M, 2G): writes past it get ENOSPC, "
-        + "and the guest's df shows it as the size. Kept by the server from a walk of the share at start, per VM.", valueName: "size"))
-    public var sizeLimit: String?
+        + "and the guest's df shows it as the size. Kept by the server from a walk of the share at start, per VM.", valueName: "size"),
+            transform: FsSizeLimit.init(parsing:))
+    public var sizeLimit: FsSizeLimit?
     @Option(help: ArgumentHelp("The most files, directories and symlinks the share may hold (ENOSPC past it).", valueName: "count"))
     public var inodeLimit: UInt64?
     @Option(help: "namespace (default): own namespaces, a root holding only the share, few capabilities, a seccomp allow-list; none: no sandbox.")
@@ -45,7 +66,7 @@ public struct FsServeOptions: EndpointServeOptions {
             $0.requestQueues = requestQueues
             $0.uidMap = owners.uids.arguments
             $0.gidMap = owners.gids.arguments
-            $0.sizeLimit = limits.bytes.map { "\($0 >> 10)K" }
+            $0.sizeLimit = limits.bytes.map { FsSizeLimit(bytes: ($0 >> 10) << 10) }
             $0.inodeLimit = limits.inodes
             $0.sandbox = sandbox
         }
@@ -56,21 +77,12 @@ public struct FsServeOptions: EndpointServeOptions {
         get throws { FsOwnerMapping(uids: try IdMap(parsing: uidMap), gids: try IdMap(parsing: gidMap)) }
     }
 
-    /// The limits the options give (`validate` has checked the size reads).
-    public var limits: FsShareLimits {
-        FsShareLimits(bytes: sizeLimit.flatMap(Self.bytes), inodes: inodeLimit)
-    }
-
-    /// A size as MemorySize reads it (K, M, G, T), in bytes; sizes are whole KiB here.
-    static func bytes(_ text: String) -> UInt64? {
-        if let size = MemorySize(parsing: text) { return UInt64(size.mebibytes) << 20 }
-        let digits = text.hasSuffix("K") || text.hasSuffix("k") ? String(text.dropLast()) : ""
-        return UInt64(digits).flatMap { $0 <= UInt64.max >> 10 ? $0 << 10 : nil }
-    }
+    /// The limits the options give.
+    public var limits: FsShareLimits { FsShareLimits(bytes: sizeLimit?.bytes, inodes: inodeLimit) }
 
     public var arguments: [String] {
         endpoints.arguments + ["--shared-dir", sharedDir] + (readOnly ? ["--read-only"] : []) + ["--request-queues", String(requestQueues)]
-            + uidMap.flatMap { ["--uid-map", $0] } + gidMap.flatMap { ["--gid-map", $0] } + (sizeLimit.map { ["--size-limit", $0] } ?? []) + (inodeLimit.map { ["--inode-limit", String($0)] } ?? [])
+            + uidMap.flatMap { ["--uid-map", $0] } + gidMap.flatMap { ["--gid-map", $0] } + (sizeLimit.map { ["--size-limit", $0.description] } ?? []) + (inodeLimit.map { ["--inode-limit", String($0)] } ?? [])
             + ["--sandbox", sandbox.rawValue]
     }
 
@@ -78,7 +90,6 @@ public struct FsServeOptions: EndpointServeOptions {
         try endpoints.requireSome()
         if !(1...16).contains(requestQueues) { throw ValidationError("--request-queues is 1 to 16") }
         if sharedDir.isEmpty { throw ValidationError("--shared-dir names the directory to share") }
-        if let sizeLimit, Self.bytes(sizeLimit) == nil { throw ValidationError("--size-limit \(sizeLimit): give a size such as 512M or 2G") }
         if inodeLimit == 0 { throw ValidationError("--inode-limit must be at least 1") }
         do { _ = try IdMap(parsing: uidMap) } catch { throw ValidationError("--uid-map: \(error)") }
         do { _ = try IdMap(parsing: gidMap) } catch { throw ValidationError("--gid-map: \(error)") }
