@@ -2,11 +2,13 @@
 .PHONY: demo test setup unit-and-guest-tests compat-tests fuzz-smoke bench
 
 # Host packages (QEMU 10.0 from bookworm-backports) and the cached guest images: the default
-# one (Debian 6.1) and the backports one (Debian 6.12, virtio-gpu), which the demo's VMs boot.
+# one (Debian 6.1), the backports one (Debian 6.12, virtio-gpu), which the demo's VMs boot, and
+# AVP's own kernel's (virtio-gpio, virtio-i2c; its first build compiles the kernel, ~10 min).
 setup:
 	scripts/host-setup
 	scripts/guest-image --print-dir >/dev/null
 	scripts/guest-image --flavour backports --print-dir >/dev/null
+	scripts/guest-image --flavour own --print-dir >/dev/null
 
 # The two-VM development platform of examples/two-vms.yaml, supervised until Ctrl-C: both VMs
 # on one composed display, live in the web view whose address it prints; attach to a VM's
@@ -35,3 +37,4 @@ bench:
 	bench/net
 	bench/vsock
 	bench/gpu
+	bench/boot

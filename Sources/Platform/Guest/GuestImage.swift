@@ -7,7 +7,7 @@ import Foundation
 /// and powers off.
 public struct GuestImage: Sendable {
     /// Which image `scripts/guest-image` builds; each has its own cache directory.
-    public enum Flavour: String, Sendable, CaseIterable {
+    public enum Flavour: String, Sendable, CaseIterable, Comparable {
         /// Debian bookworm's kernel (6.1) with the virtio modules: `scripts/guest-image`, built by `make setup`.
         case `default`
         /// Debian's 6.12 kernel from bookworm-backports, the default's modules plus virtio_gpu (DRM,
@@ -15,12 +15,19 @@ public struct GuestImage: Sendable {
         /// `aplay`, `arecord` in /usr/bin:
         /// `scripts/guest-image --flavour backports`, built only when asked for (`ensureBuilt()`).
         case backports
+        /// AVP's own kernel (`scripts/guest-kernel`: linux-source-6.12, every virtio driver AVPS
+        /// uses built in — gpio and i2c, which no Debian x86 kernel has — and the i6300esb
+        /// watchdog; no modules) with the backports tools plus gpiod and i2c-tools:
+        /// `scripts/guest-image --flavour own`, built only when asked for (the first build
+        /// compiles the kernel, about 10 minutes on 2 cores).
+        case own
 
         /// The directory under `cacheDirectory/guest`.
         public var directoryName: String {
             switch self {
             case .default: return "bookworm-amd64"
             case .backports: return "bookworm-backports-amd64"
+            case .own: return "avp-6.12-amd64"
             }
         }
 
@@ -29,7 +36,14 @@ public struct GuestImage: Sendable {
             switch self {
             case .default: return []
             case .backports: return ["--flavour", "backports"]
+            case .own: return ["--flavour", "own"]
             }
+        }
+
+        /// Each flavour's kernel drives every device the ones before it in this order drive, so a
+        /// VM whose devices need several flavours boots the latest of them (`max`).
+        public static func < (a: Flavour, b: Flavour) -> Bool {
+            allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
         }
 
         /// The command that builds it, for error messages.
