@@ -103,7 +103,7 @@ extension ServeOptionsRoundTrips {
         let mask = try AlphaMask(width: 64, height: 48, alpha: (0..<64 * 48).map { $0 % 64 < 32 ? 255 : 0 })
         #expect(FileManager.default.createFile(atPath: maskPath, contents: Data(MaskImage.pbm(mask))))
         let top = LayerPolicy(source: ScanoutSource(vm: "ivi", scanout: 1), destination: GpuRect(x: 8, y: 8, width: 64, height: 48))
-        var platform = GpuServeOptions(vms: [GpuVMOption(name: "ivi", endpoint: .connect("/s/gpu-ivi.sock"))],
+        var platform = GpuServeOptions(vms: [VMEndpointOption(name: "ivi", endpoint: .connect("/s/gpu-ivi.sock"))],
                                        scanouts: [.scanout(vm: "ivi", mode: mode)], displays: [.display(name: "main", mode: mode)],
                                        layers: [GpuLayerOption(display: "main", layer: layer), GpuLayerOption(display: "main", layer: top, mask: maskPath)],
                                        stats: "/l/gpu.json", snapshots: "/l", web: (port: 0, urlFile: "/l/web.url"), control: "/s/gpu-control.sock")
@@ -142,6 +142,43 @@ extension ServeOptionsRoundTrips {
     @Test func nonsenseIsRefused() {
         for bad in ["", ",ro", "d.img,rw", "d.img,ro,ro", "d.img,queues=0", "d.img,queues=65", "d.img,cache=none", "d.img,serial", "d.img,ro=1"] {
             #expect(throws: (any Error).self, "\(bad)") { try DiskSpecification(parsing: bad) }
+        }
+    }
+}
+
+/// `avp serve i2c`: targets per VM survive the plan's arguments (more in I2cKindTests).
+@Suite struct I2cServeOptionsRoundTrip {
+    @Test func i2c() throws {
+        let options = I2cServeOptions(vms: [VMEndpointOption(name: "ivi", endpoint: .connect("/run/i2c-ivi.sock"))],
+                                      targets: [I2cTargetOption(vm: "ivi", spec: .temperature(I2cAddress(0x48)!, celsius: 21.5))],
+                                      control: "/run/i2c-control.sock")
+        let back = try I2cServeOptions.parse(options.arguments)
+        #expect(back.vm == options.vm && back.target == options.target && back.control == options.control)
+    }
+}
+
+/// `avp serve gpio`: a block's lines, its VMs' owned and read-only lines, the chip and the control socket.
+@Suite struct GpioServeOptionsRoundTrip {
+    @Test func gpio() throws {
+        let options = GpioServeOptions(lines: [GpioLineOption(name: "door-open", offset: 17), GpioLineOption(name: "ignition")],
+                                       vms: [GpioVMOption(name: "ivi", endpoint: .connect("/run/gpio-ivi.sock"), lines: ["door-open"], readOnly: ["ignition"]),
+                                             GpioVMOption(name: "cluster", endpoint: .listen("/run/gpio-cluster.sock"), lines: [], readOnly: ["ignition"])],
+                                       chip: "/dev/gpiochip0", control: "/run/gpio-control.sock")
+        let back = try GpioServeOptions.parse(options.arguments)
+        #expect(back.line == options.line && back.vm == options.vm && back.chip == options.chip && back.control == options.control)
+        #expect(options.commandLine.prefix(2) == ["serve", "gpio"])
+        let standalone = GpioServeOptions(endpoints: ServeEndpoints(socket: ["/tmp/gpio.sock"], connect: []),
+                                          lines: [GpioLineOption(name: "a")], readOnly: [GpioLineOption(name: "b")])
+        let parsed = try GpioServeOptions.parse(standalone.arguments)
+        #expect(parsed.servedVMs == [GpioVMOption(name: "guest", endpoint: .listen("/tmp/gpio.sock"), lines: ["a"], readOnly: ["b"])])
+    }
+
+    @Test func gpioRefusesNonsense() {
+        for arguments in [["--socket", "/s"], ["--socket", "/s", "--line", "a", "--line", "a"], ["--socket", "/s", "--line", "a=3"],
+                          ["--line", "a", "--vm", "name=x,connect=/s,lines=b"],
+                          ["--line", "a", "--vm", "name=x,connect=/s,lines=a", "--vm", "name=y,connect=/t,lines=a"],
+                          ["--socket", "/s", "--line", "bad name"], ["--socket", "/s", "--line", "a", "--vm", "name=x,connect=/t,lines=a"]] {
+            #expect(throws: (any Error).self, "\(arguments)") { try GpioServeOptions.parse(arguments) }
         }
     }
 }

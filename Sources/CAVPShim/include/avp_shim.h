@@ -129,4 +129,21 @@ uint64_t avp_guard_generation(void);
 /// no longer shrink, 0 if it can (not sealable, or sealing is itself sealed).
 int avp_seal_against_shrinking(int fd);
 
+// --- GPIO character device, v2 uAPI (gpio.c) ---
+/// GPIO_GET_CHIPINFO_IOCTL: the chip's name and label (32 bytes each, NUL-terminated) and line count. 0 or -errno.
+int avp_gpio_chip_info(int chip_fd, char *name, char *label, uint32_t *lines);
+/// GPIO_V2_GET_LINEINFO_IOCTL: line `offset`'s name (32 bytes, NUL-terminated) and GPIO_V2_LINE_FLAG_* flags. 0 or -errno.
+int avp_gpio_line_info(int chip_fd, uint32_t offset, char *name, uint64_t *flags);
+/// GPIO_V2_GET_LINE_IOCTL for one line with `flags` (and its output value when the flags ask for output),
+/// event buffer `event_buffer` (0: the kernel's default). The line request's descriptor, or -errno.
+int avp_gpio_request_line(int chip_fd, uint32_t offset, uint64_t flags, int value, const char *consumer, uint32_t event_buffer);
+/// GPIO_V2_LINE_SET_CONFIG_IOCTL on a one-line request: new flags and, for output, the value. 0 or -errno.
+int avp_gpio_line_set_config(int line_fd, uint64_t flags, int value);
+/// GPIO_V2_LINE_GET_VALUES_IOCTL on a one-line request: 0 or 1, or -errno.
+int avp_gpio_line_get_value(int line_fd);
+/// GPIO_V2_LINE_SET_VALUES_IOCTL on a one-line request. 0 or -errno.
+int avp_gpio_line_set_value(int line_fd, int value);
+/// sizeof(struct gpio_v2_line_event): what one read of a line request's descriptor returns per event.
+int avp_gpio_line_event_size(void);
+
 #endif

@@ -3,6 +3,8 @@
 /// `definition`; the compiler finds the rest (docs/architecture.md).
 public enum DeviceKind: String, Codable, Sendable, CaseIterable {
     case entropy, block, console, net, vsock, gpu, input, sound, fs
+    case i2c
+    case gpio
 
     /// Everything the platform knows about this kind: options, rules, server, QEMU model,
     /// virtio ID and device-tree node.
@@ -17,6 +19,8 @@ public enum DeviceKind: String, Codable, Sendable, CaseIterable {
         case .input: InputKind.self
         case .sound: SoundKind.self
         case .fs: FsKind.self
+        case .i2c: I2cKind.self
+        case .gpio: GpioKind.self
         }
     }
 }

@@ -25,7 +25,7 @@ enum GpuKind: DeviceKindDefinition {
 
     static func plan(_ slot: DeviceSlot<Settings>, into plan: inout PlanBuilder) {
         let socket = plan.socket("gpu-\(slot.vm)")
-        let vm = GpuVMOption(name: slot.vm, endpoint: .connect(socket))
+        let vm = VMEndpointOption(name: slot.vm, endpoint: .connect(socket))
         let scanouts = slot.settings.outputs.map { GpuNamedOutput.scanout(vm: slot.vm, mode: $0) }
         let platform = plan.platform
         let state = plan.state

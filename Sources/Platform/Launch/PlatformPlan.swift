@@ -39,6 +39,8 @@ public struct PlatformPlan: Sendable {
         public var attachSocket: String?
         /// Servers this VM's devices depend on.
         public var servers: [String]
+        /// The VM's watchdog policy; its QMP socket is `command.watchdog`'s.
+        public var watchdog: Platform.Watchdog? = nil
     }
 
     /// A disk image `avp up` creates when it does not exist (`size:` of a block device).
@@ -83,6 +85,10 @@ public struct PlatformPlan: Sendable {
             // The guest's init makes the VM's name its hostname (scripts/guest-image).
             command.kernelArguments = ["avp.name=\(vm.name)"] + vm.cmdline.split(separator: " ").map(String.init)
             var launch = VMLaunch(name: vm.name, command: command, restart: vm.restart, logPath: "\(state.logDirectory)/vm-\(vm.name).log", servers: [])
+            if let watchdog = vm.watchdog {
+                launch.watchdog = watchdog
+                launch.command.watchdog = QemuWatchdog(heartbeatSeconds: watchdog.timeoutSeconds, qmpSocket: "\(state.socketDirectory)/vm-\(vm.name).qmp")
+            }
             if production {
                 launch.command.serial = .none
             } else {

@@ -25,6 +25,8 @@ public enum ProductionLockdown {
             if forbidden.contains(option), !(option == "-display" && value == "none") { throw Violation(argument: "\(option) \(value)") }
             if option == "-device", consoleDevices.contains(where: { value.hasPrefix($0) }) { throw Violation(argument: "\(option) \(value)") }
             if option == "-chardev", !value.hasPrefix("socket,") { throw Violation(argument: "\(option) \(value)") }
+            // The one monitor allowed: the watchdog's QMP socket, which only AVP's supervisor reads (QemuWatchdog).
+            if option == "-mon", value != "chardev=\(QemuWatchdog.monitorID),mode=control" { throw Violation(argument: "\(option) \(value)") }
             if option == "-append", value.split(separator: " ").contains(where: { $0.hasPrefix("console=") || $0.hasPrefix("avp.getty") || $0.hasPrefix("avp.shell") }) {
                 throw Violation(argument: "\(option) \(value)")
             }

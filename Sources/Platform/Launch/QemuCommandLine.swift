@@ -75,6 +75,8 @@ public struct QemuCommandLine: Sendable {
     /// QEMU listens on the vhost-user sockets and waits for the back ends to connect
     /// (`server=on,wait=on`), so a restarted back end can reattach to the running VM.
     public var vhostUserServerMode = false
+    /// A watchdog the guest pings and AVP's supervisor watches ({AVPS-v2.0-35}); q35 only.
+    public var watchdog: QemuWatchdog?
 
     public init(kernel: String, initrd: String) {
         self.kernel = kernel
@@ -122,6 +124,7 @@ public struct QemuCommandLine: Sendable {
                   "-chardev", "socket,id=hvc0,path=\(consoleSocket)\(reconnectOption)",
                   "-device", "virtconsole,chardev=hvc0,nr=0,bus=vserial0.0"]
         }
+        if let watchdog { a += watchdog.arguments }
         for (i, device) in builtinDevices.enumerated() {
             switch device {
             case .rng:
@@ -141,6 +144,6 @@ public struct QemuCommandLine: Sendable {
         if consoleSocket != nil { k += ["console=hvc0", "avp.getty=hvc0"] }
         k += ["panic=-1", "loglevel=4"]
         if accelerator == .tcg, let tscKHz { k.append("tsc_early_khz=\(tscKHz)") }
-        return k + kernelArguments
+        return k + (watchdog?.kernelArguments ?? []) + kernelArguments
     }
 }

@@ -61,15 +61,18 @@ extension StatusTable {
     /// supervisor (`supervisorRunning` false), a "running" or "restarting" entry is
     /// shown as "stopped": the record is the last the supervisor wrote. Cells from the
     /// status file are escaped and cut short (`UserText.shortened`): anyone who can
-    /// write the file chooses them.
+    /// write the file chooses them. When a VM has a watchdog ({AVPS-v2.0-35}), a WATCHDOG column
+    /// counts its expiries ("-" for VMs without one).
     public init(status: Supervisor.Status, supervisorRunning: Bool) {
+        let watchdogs = status.vms.contains { $0.watchdogExpiries != nil }
         self.init(columns: [Column("KIND"), Column("NAME"), Column("TYPE"), Column("STATE"),
-                            Column("PID", .right), Column("RESTARTS", .right)])
+                            Column("PID", .right), Column("RESTARTS", .right)] + (watchdogs ? [Column("WATCHDOG", .right)] : []))
         for (label, entries) in [("vm", status.vms), ("server", status.servers)] {
             for e in entries {
                 let state = !supervisorRunning && (e.state == "running" || e.state == "restarting") ? "stopped" : e.state
                 rows.append([label, UserText.shortened(e.name), UserText.shortened(e.kind), UserText.shortened(state),
-                             e.pid.map { String($0) } ?? "-", String(e.restarts)])
+                             e.pid.map { String($0) } ?? "-", String(e.restarts)]
+                            + (watchdogs && label == "vm" ? [e.watchdogExpiries.map { "\($0) expired" } ?? "-"] : []))
             }
         }
     }

@@ -16,6 +16,8 @@ public final class Supervisor: @unchecked Sendable {
             public var pid: Int32?
             public var restarts: Int
             public var lastExit: Int32?
+            /// Expiries of the VM's watchdog since `avp up`; nil without a watchdog ({AVPS-v2.0-35}).
+            public var watchdogExpiries: Int?
         }
         public var platform: String
         public var profile: String
@@ -34,6 +36,10 @@ public final class Supervisor: @unchecked Sendable {
         var restartAt: Date?
         /// Stopped by the supervisor to restart it with a server: restarted whatever its policy.
         var restartWithServer = false
+        /// The VM's watchdog, if it has one.
+        var watchdog: WatchdogSupervision?
+        /// Killed by the supervisor because its watchdog expired: restarted or left down by the watchdog's action.
+        var stoppedByWatchdog: Platform.Watchdog.Action?
         init(name: String, kind: String) {
             self.name = name
             self.kind = kind
@@ -69,6 +75,10 @@ public final class Supervisor: @unchecked Sendable {
 
         servers = plan.servers.map { Child(name: $0.name, kind: "server/" + $0.kind.rawValue) }
         vms = plan.vms.map { Child(name: $0.name, kind: "vm/" + $0.command.machine.rawValue) }
+        for (i, launch) in plan.vms.enumerated() {
+            guard let policy = launch.watchdog, let device = launch.command.watchdog else { continue }
+            vms[i].watchdog = WatchdogSupervision(vm: launch.name, policy: policy, socket: device.qmpSocket, logger: logger)
+        }
         for (i, child) in servers.enumerated() { startServer(child, plan.servers[i]) }
         for launch in plan.servers { waitForSockets(launch) }
         for (i, child) in vms.enumerated() { startVM(child, plan.vms[i]) }
@@ -105,6 +115,7 @@ public final class Supervisor: @unchecked Sendable {
         do {
             child.process = try spawn(try QemuProcess.resolve(launch.command.qemu), launch.command.arguments, log: launch.logPath)
             child.state = "running"
+            child.watchdog?.vmStarted()
             logger.info("VM \(launch.name) started (pid \(child.process!.pid))")
         } catch {
             child.state = "failed: \(error)"
@@ -141,16 +152,25 @@ public final class Supervisor: @unchecked Sendable {
     }
 
     private func superviseVM(_ child: Child, _ launch: PlatformPlan.VMLaunch) {
+        // {AVPS-v2.0-35}: QEMU reports the expiry and does nothing itself; the watchdog's action is taken here.
+        if let process = child.process, process.isRunning, child.stoppedByWatchdog == nil, let action = child.watchdog?.poll() {
+            child.stoppedByWatchdog = action
+            process.signal(SIGKILL)
+        }
         if let process = child.process, !process.isRunning {
             let clean = process.exitedCleanly
             child.lastExit = process.exitCode
             child.process = nil
             let withServer = child.restartWithServer
-            let again = withServer || launch.restart == .always || (launch.restart == .onFailure && !clean)
+            let byWatchdog = child.stoppedByWatchdog
+            let policyRestarts = launch.restart == .always || (launch.restart == .onFailure && !clean)
+            let again = withServer || byWatchdog == .restart || (byWatchdog == nil && policyRestarts)
             child.restartWithServer = false
-            child.state = again ? "restarting" : (clean ? "powered off" : "failed")
+            child.stoppedByWatchdog = nil
+            child.state = again ? "restarting" : byWatchdog == .poweroff ? "powered off (watchdog)" : (clean ? "powered off" : "failed")
             child.restartAt = again ? Date().addingTimeInterval(backoff(child)) : nil
-            logger.notice("VM \(launch.name) exited (\(describe(process)))\(again ? "; restarting (\(withServer ? "with its server" : launch.restart.rawValue))" : "")")
+            let reason = withServer ? "with its server" : byWatchdog == .restart ? "watchdog" : launch.restart.rawValue
+            logger.notice("VM \(launch.name) exited (\(describe(process)))\(again ? "; restarting (\(reason))" : byWatchdog == .poweroff ? "; left down (watchdog)" : "")")
         }
         if let at = child.restartAt, Date() >= at {
             child.restartAt = nil
@@ -201,7 +221,7 @@ public final class Supervisor: @unchecked Sendable {
     private func writeStatus() {
         func entry(_ c: Child) -> Status.Entry {
             Status.Entry(name: c.name, kind: c.kind, state: c.state, pid: c.process?.pid,
-                         restarts: c.restarts, lastExit: c.lastExit)
+                         restarts: c.restarts, lastExit: c.lastExit, watchdogExpiries: c.watchdog?.expiries)
         }
         let status = Status(platform: plan.platform.name, profile: plan.platform.profile.rawValue, supervisorPID: getpid(),
                             servers: servers.map(entry), vms: vms.map(entry))

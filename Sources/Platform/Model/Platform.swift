@@ -70,6 +70,8 @@ public struct Platform: Sendable {
         public var cmdline: String
         public var restart: VMSpec.RestartPolicy
         public var devices: [Device]
+        /// The supervised watchdog ({AVPS-v2.0-35}), if the VM has one.
+        public var watchdog: Watchdog? = nil
 
         public var hasConsole: Bool { devices.contains { $0.kind == .console } }
     }

@@ -157,6 +157,8 @@ public struct VMSpec: Decodable, Sendable, Equatable {
     public var initrd: String?
     public var cmdline: String?
     public var restart: RestartPolicy?
+    /// A supervised watchdog ({AVPS-v2.0-35}, `WatchdogSetting`); none when absent.
+    public var watchdog: WatchdogSpec?
     public var devices: [DeviceSpec]?
 }
 

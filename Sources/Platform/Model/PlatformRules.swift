@@ -85,9 +85,12 @@ struct PlatformRules {
             error("\(at).devices[\(microvmSlots)]", "VM '\(spec.name)' has \(count) devices, but QEMU's microvm machine has only \(microvmSlots) virtio-mmio slots",
                   fix: "remove devices, or use 'machine: q35' (up to \(PlatformLimits.devicesPerVM) devices)")
         }
-        // The default guest image, or the one whose kernel drives the VM's devices (virtio-gpu: 6.12).
-        let needsBackports = (spec.devices ?? []).contains { $0.type.definition.perVM.guestFlavour == .backports }
-        let image = needsBackports ? GuestImage.backports : GuestImage.default
+        // The default guest image, or the one whose kernel drives the VM's devices (virtio-gpu: 6.12;
+        // virtio-gpio and virtio-i2c: AVP's own kernel).
+        var flavour = (spec.devices ?? []).map { $0.type.definition.perVM.guestFlavour }.max() ?? .default
+        // A watchdog needs AVP's own kernel: Debian's has i6300esb as a module the image does not load.
+        if spec.watchdog != nil { flavour = max(flavour, .own) }
+        let image = GuestImage.cached(flavour)
         let kernel = resolveFile(spec.kernel, default: image.kernel(for: machine), at: at + ".kernel", what: "kernel", image: image)
         let initrd = resolveFile(spec.initrd, default: image.initramfs, at: at + ".initrd", what: "initrd", image: image)
         let cmdline = spec.cmdline ?? ""
@@ -106,8 +109,9 @@ struct PlatformRules {
         if counts[.entropy] == nil {
             warning(at + ".name", "VM '\(spec.name)' has no entropy device (AVPS-v2.0-40 requires one)", fix: "add '- type: entropy'")
         }
+        let watchdog = WatchdogRules.resolve(spec.watchdog, vm: spec.name, machine: machine, at: at, report: &kinds.report)
         return .init(name: spec.name, machine: machine, cpus: spec.cpus?.value ?? 1, memoryMiB: spec.memory?.mebibytes ?? Self.defaultMemoryMiB,
-                     kernel: kernel, initrd: initrd, cmdline: cmdline, restart: spec.restart ?? .onFailure, devices: devices)
+                     kernel: kernel, initrd: initrd, cmdline: cmdline, restart: spec.restart ?? .onFailure, devices: devices, watchdog: watchdog)
     }
 
     private mutating func resolveDevice(_ device: DeviceSpec, of vm: String, at: String, index: Int, servers: [Platform.Server],

@@ -129,6 +129,7 @@ public enum PlatformSchema {
                     ("initrd", .string("Initramfs, or \"default\".")),
                     ("cmdline", .string("Extra kernel command line.")),
                     ("restart", .string("What to do when the VM exits.", values: VMSpec.RestartPolicy.allCases.map(\.rawValue))),
+                    ("watchdog", WatchdogRules.schema),
                     ("devices", .array("Virtual devices, in the order the guest sees them.", items: .object(
                         "A device: options inline, or server: NAME to use a shared server.",
                         properties: [

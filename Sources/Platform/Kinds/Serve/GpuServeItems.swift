@@ -2,30 +2,6 @@ import ArgumentParser
 import Devices
 import VhostUser
 
-/// `--vm name=NAME,listen=SOCKET|connect=SOCKET` of `avp serve gpu`: one VM of a platform.
-public struct GpuVMOption: Sendable, Equatable {
-    public var name: String
-    public var endpoint: VhostUserServer.Endpoint
-
-    public init(name: String, endpoint: VhostUserServer.Endpoint) {
-        self.name = name
-        self.endpoint = endpoint
-    }
-
-    public init(parsing text: String) throws {
-        let fields = try KeyValueList(parsing: text, what: "vm \(UserText.quoted(text))", known: ["name", "listen", "connect"])
-        let endpoint = try fields.endpoint()
-        self.init(name: try fields.required("name"), endpoint: endpoint)
-    }
-
-    public var text: String {
-        var fields = KeyValueList(what: "vm")
-        fields.append("name", name)
-        fields.append(endpoint)
-        return fields.text
-    }
-}
-
 /// An output that belongs to something named: `--scanout vm=NAME,mode=WxH[@HZ],size=WxH` (the
 /// next scanout of a `--vm`, in order) or `--display name=NAME,mode=...,size=...` (an output the
 /// layers are composed onto).

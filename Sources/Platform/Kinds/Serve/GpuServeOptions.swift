@@ -50,8 +50,8 @@ public struct GpuServeOptions: EndpointServeOptions {
     @Option(help: "A display output: mode=WIDTHxHEIGHT[@HZ],size=WIDTHxHEIGHT (millimetres); repeat for several scanouts (at most 16). Default: mode=1920x1080@60,size=293x165.",
             transform: GpuOutputOption.init(parsing:))
     public var output: [GpuOutputOption] = []
-    @Option(help: "A VM: name=NAME,listen=SOCKET|connect=SOCKET (repeat).", transform: GpuVMOption.init(parsing:))
-    public var vm: [GpuVMOption] = []
+    @Option(help: "A VM: name=NAME,listen=SOCKET|connect=SOCKET (repeat).", transform: VMEndpointOption.init(parsing:))
+    public var vm: [VMEndpointOption] = []
     @Option(help: "The next scanout of a --vm: vm=NAME,mode=WxH[@HZ],size=WxH (millimetres); a VM without one gets the default output.",
             transform: { try GpuNamedOutput(parsing: $0, key: "vm") })
     public var scanout: [GpuNamedOutput] = []
@@ -97,7 +97,7 @@ public struct GpuServeOptions: EndpointServeOptions {
 
     /// A platform's GPU server: its VMs and their scanouts, its displays and their layers, and
     /// where the host looks at them and changes their policy.
-    public init(vms: [GpuVMOption], scanouts: [GpuNamedOutput], displays: [GpuNamedOutput], layers: [GpuLayerOption],
+    public init(vms: [VMEndpointOption], scanouts: [GpuNamedOutput], displays: [GpuNamedOutput], layers: [GpuLayerOption],
                 stats: String?, snapshots: String?, web: (port: UInt16, urlFile: String)? = nil, control: String? = nil) {
         self = .with {
             $0.endpoints = ServeEndpoints(socket: [], connect: [])
