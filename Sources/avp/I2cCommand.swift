@@ -11,7 +11,7 @@ struct I2cCommand: ParsableCommand {
         abstract: "Show a running platform's I2C targets, or set the temperature a VM's sensor reads.",
         discussion: """
             Without arguments, prints each VM's targets (a sensor with the temperature it reads now) and its adapter's counters; \
-            with a VM and a sensor's address, prints what that sensor reads (°C). --celsius sets what the sensor at ADDRESS of VM reads, in 0.5 °C steps (-55 to 125), and prints the targets again; \
+            with a VM and a sensor's address, prints what that sensor reads (°C). --celsius sets what the sensor at ADDRESS of VM reads, in 0.5 °C steps (-55 to 125), and prints the value it now reads; \
             it lasts until the I2C server restarts, the platform file holding the temperature it starts with. Guests cannot \
             change it: only the host user reaches the control socket in the state directory.
               avp i2c cockpit.yaml
