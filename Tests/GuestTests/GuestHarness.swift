@@ -134,6 +134,8 @@ struct GuestBoot {
     var cpus = 2
     var devices: [QemuCommandLine.VhostUserDevice] = []
     var tools: [String] = []
+    /// More layer files (path in the guest → contents), e.g. `HostTools.files(forProgramsAt:)`.
+    var files: [String: [UInt8]] = [:]
 
     /// Starts QEMU; the console goes to `directory/console.log`.
     func start(script: String, in directory: String) throws -> (QemuProcess, ConsoleLog) {
@@ -147,7 +149,7 @@ struct GuestBoot {
         command.serial = .file(directory + "/console.log")
         command.vhostUserDevices = devices
         let prologue = "export PATH=/\(HostTools.binDirectory):$PATH\n"
-        try image.initrd(withScript: prologue + script, extraFiles: try HostTools.files(for: tools), at: command.initrd)
+        try image.initrd(withScript: prologue + script, extraFiles: try HostTools.files(for: tools).merging(files) { $1 }, at: command.initrd)
         let qemu = try QemuProcess(command: command, outputPath: directory + "/qemu.log")
         return (qemu, ConsoleLog(path: directory + "/console.log"))
     }

@@ -52,9 +52,14 @@ public final class GpioBlock: @unchecked Sendable {
     /// The index of the line named `name`.
     public func index(of name: String) -> Int? { provider.lineNames.firstIndex(of: name) }
 
-    /// The line's level as the block last saw it.
+    /// The line's level now: read from the provider (a chip's input may have changed before its
+    /// edge event arrived), recorded as a change if it differs from what the block last saw.
     public func value(of line: Int) -> Bool {
-        state.withLock { $0.values.indices.contains(line) ? $0.values[line] : false }
+        state.withLock { s in
+            guard s.values.indices.contains(line) else { return false }
+            refresh(line, in: &s, origin: "host")
+            return s.values[line]
+        }
     }
 
     /// Each line's name, level and driving VM.

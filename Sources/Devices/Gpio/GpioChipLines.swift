@@ -7,19 +7,24 @@ import SystemCalls
 /// requested alone, as an input with both edges detected, and reconfigured in place
 /// (GPIO_V2_LINE_SET_CONFIG_IOCTL) when a guest makes it an output. One thread reads the
 /// inputs' edge events and reports them to the block. The server holds the lines from start to
-/// stop, so no other host program drives them meanwhile.
+/// stop, so no other host program drives them meanwhile. A line whose chip has no interrupt
+/// for it (an I/O expander without its IRQ wired: the kernel refuses edge detection) is
+/// requested as a plain input instead, with a log line: it reads and drives, but its changes
+/// reach guests only when they read it, never as an interrupt.
 ///
-/// Untested against a real chip here (the build host has none and no gpio-sim): the layout and
-/// event decoding are unit-tested; the ioctls are Linux's documented v2 calls.
+/// Proven against a real kernel chip (gpio-sim, in a guest of AVP's own kernel:
+/// Tests/GuestTests/GpioChipGuestTests.swift); the layout and event decoding are unit-tested.
 public final class GpioChipLines: GpioLineProvider, @unchecked Sendable {
     public let lineNames: [String]
     public let source: String
     public let isSimulated = false
     public let offsets: [UInt32]
 
-    private static let inputFlags: GpioCharacterDevice.LineFlags = [.input, .edgeRising, .edgeFalling]
+    private static let edgeInputFlags: GpioCharacterDevice.LineFlags = [.input, .edgeRising, .edgeFalling]
     private let chip: GpioCharacterDevice
     private let requests: [FileDescriptor]
+    /// Each line's flags as an input: with edge detection where the chip can interrupt.
+    private let inputFlags: [GpioCharacterDevice.LineFlags]
     private let logger: Logger
     private let epoll: Epoll
     private let stopEvent: EventFD
@@ -34,10 +39,17 @@ public final class GpioChipLines: GpioLineProvider, @unchecked Sendable {
             for offset in 0..<UInt32(chip.lineCount) { chipNames.append(try chip.lineInfo(offset: offset).name) }
             offsets = try GpioChipLayout.resolve(lines, chipNames: chipNames, chip: path)
             var requests: [FileDescriptor] = []
-            for offset in offsets {
-                requests.append(try chip.requestLine(offset: offset, flags: Self.inputFlags, value: false, consumer: "avp-gpio"))
+            var inputFlags: [GpioCharacterDevice.LineFlags] = []
+            for (offset, entry) in zip(offsets, lines) {
+                let (request, flags) = try Self.requestInput(chip, offset: offset)
+                if flags != Self.edgeInputFlags {
+                    logger.warning("gpio: \(path) line \(offset) ('\(entry.name)') has no interrupt: served without edge interrupts")
+                }
+                requests.append(request)
+                inputFlags.append(flags)
             }
             self.requests = requests
+            self.inputFlags = inputFlags
             epoll = try Epoll()
             stopEvent = try EventFD()
             try epoll.add(stopEvent.rawValue, token: UInt64.max)
@@ -57,11 +69,22 @@ public final class GpioChipLines: GpioLineProvider, @unchecked Sendable {
 
     deinit { for r in requests { r.close() } }
 
+    /// Requests `offset` as an input with both edges detected, or as a plain input where the
+    /// kernel cannot detect edges on it (gpio-cdev needs the line's IRQ: ENXIO or ENODEV).
+    private static func requestInput(_ chip: GpioCharacterDevice, offset: UInt32) throws(Errno) -> (FileDescriptor, GpioCharacterDevice.LineFlags) {
+        do {
+            return (try chip.requestLine(offset: offset, flags: edgeInputFlags, value: false, consumer: "avp-gpio"), edgeInputFlags)
+        } catch {
+            guard error.code == ENXIO || error.code == ENODEV else { throw error }
+            return (try chip.requestLine(offset: offset, flags: .input, value: false, consumer: "avp-gpio"), .input)
+        }
+    }
+
     public func configure(line: Int, _ mode: GpioLineMode) throws(GpioProviderError) {
         guard requests.indices.contains(line) else { throw .noSuchLine(line) }
         do {
             switch mode {
-            case .input: try GpioCharacterDevice.configure(requests[line], flags: Self.inputFlags, value: false)
+            case .input: try GpioCharacterDevice.configure(requests[line], flags: inputFlags[line], value: false)
             case let .output(value): try GpioCharacterDevice.configure(requests[line], flags: .output, value: value)
             }
         } catch { throw .chip(path: source, operation: error.call, errno: error.code) }

@@ -20,6 +20,19 @@ public enum HostTools {
         return files
     }
 
+    /// Layer files for programs given by path (a build's own binaries, such as `avp`), installed
+    /// in /usr/local/bin under their file names, with the libraries they need.
+    public static func files(forProgramsAt paths: [String]) throws -> [String: [UInt8]] {
+        var files: [String: [UInt8]] = [:]
+        for path in paths {
+            files[binDirectory + "/" + URL(fileURLWithPath: path).lastPathComponent] = try read(path)
+            for library in try sharedLibraries(of: path) {
+                files[String(library.drop(while: { $0 == "/" }))] = try read(library)
+            }
+        }
+        return files
+    }
+
     static func locate(_ name: String) throws -> String {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
         let dirs = path.split(separator: ":").map(String.init) + ["/sbin", "/usr/sbin", "/usr/bin", "/bin"]
