@@ -107,7 +107,7 @@ import Testing
         let args = handWrittenQemu(machine: "microvm", socket: socket, initrd: dir + "/initrd", console: dir + "/console.log")
             .filter { $0 != "virtio-mmio.force-legacy=false" && $0 != "-global" }
         let qemu = try runGuest(args)
-        defer { if qemu.isRunning { qemu.terminate() } }
+        defer { GuestHarness.stop(qemu) }
         let deadline = Date().addingTimeInterval(GuestHarness.guestTimeout)
         while !server.log.contains("did not accept VIRTIO_F_VERSION_1"), qemu.isRunning, Date() < deadline { usleep(100_000) }
         #expect(server.log.contains("did not accept VIRTIO_F_VERSION_1"), "server log:\n\(server.log)")

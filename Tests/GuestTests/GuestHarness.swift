@@ -39,6 +39,19 @@ enum GuestHarness {
         return dir
     }
 
+    /// Stops a QEMU the test started by hand: SIGTERM, then SIGKILL after `grace` seconds, and
+    /// reaps it. QEMU handles SIGTERM in its main loop, so one blocked waiting for a back end's
+    /// reply (a refused device) never acts on it; one left running holds `swift test`'s output
+    /// pipe open, and the whole run then never ends.
+    static func stop(_ qemu: Process, grace: Double = 5) {
+        guard qemu.isRunning else { return }
+        qemu.terminate()
+        let deadline = Date().addingTimeInterval(grace)
+        while qemu.isRunning, Date() < deadline { usleep(50_000) }
+        if qemu.isRunning { kill(qemu.processIdentifier, SIGKILL) }
+        qemu.waitUntilExit()
+    }
+
     static var accelerator: QemuCommandLine.Accelerator { AcceleratorProbe.choose(qemu: qemu, image: image) }
     static var tscArgument: String { HostCPU.tscKHz().map { "tsc_early_khz=\($0)" } ?? "" }
 }
