@@ -4,14 +4,15 @@
 # Host packages (QEMU 10.0 from bookworm-backports) and the cached guest images: the default
 # one (Debian 6.1), the backports one (Debian 6.12, virtio-gpu), which the demo's VMs boot, and
 # AVP's own kernel's (virtio-gpio, virtio-i2c; its first build compiles the kernel, ~10 min),
-# and the arm64 one (AVP's arm64 kernel: SCMI over virtio, PSCI, KASLR, the EFI stub; its first
-# build cross-compiles the kernel, ~6 min).
+# the arm64 one (AVP's arm64 kernel: SCMI over virtio, PSCI, KASLR, the EFI stub; its first
+# build cross-compiles the kernel, ~6 min) and Debian's arm64 kernel's (a stock kernel on -M virt).
 setup:
 	scripts/host-setup
 	scripts/guest-image --print-dir >/dev/null
 	scripts/guest-image --flavour backports --print-dir >/dev/null
 	scripts/guest-image --flavour own --print-dir >/dev/null
 	scripts/guest-image --flavour arm64 --print-dir >/dev/null
+	scripts/guest-image --flavour debian-arm64 --print-dir >/dev/null
 
 # The two-VM development platform of examples/two-vms.yaml, supervised until Ctrl-C: both VMs
 # on one composed display, live in the web view whose address it prints; attach to a VM's
