@@ -14,14 +14,14 @@ struct Run: ParsableCommand {
             Starts the entropy device server (vhost-user) in this process and a QEMU guest wired to it with shared memfd memory. By default the guest runs a short demo and powers off; the exit status is the guest script's. Build the guest first: scripts/guest-image.
             """)
 
-    @Option(help: "q35 (virtio-pci) or microvm (virtio-mmio).")
+    @Option(help: "q35 (virtio-pci) or microvm (virtio-mmio) on x86; virt (virtio-mmio, the arm64 guest image, qemu-system-aarch64).")
     var machine: String = "q35"
     @Option(help: "Guest RAM in MiB, 128 to 262144.")
     var memory = 512
     @Option(help: "Guest CPUs, 1 to 255.")
     var cpus = 2
-    @Option(help: "QEMU binary.")
-    var qemu = "qemu-system-x86_64"
+    @Option(help: "QEMU binary (default: qemu-system-aarch64 for --machine virt, else qemu-system-x86_64).")
+    var qemu: String?
     @Option(help: "Kernel (default: the cached guest image).")
     var kernel: String?
     @Option(help: "Base initramfs (default: the cached guest image).")
@@ -62,9 +62,11 @@ struct Run: ParsableCommand {
         let signals = TerminationSignals()   // first: threads started later inherit the blocked mask
         _ = try logging.bootstrap()
         guard let machineType = QemuCommandLine.Machine(rawValue: machine) else {
-            throw ValidationError("unknown machine '\(machine)': use q35 or microvm")
+            throw ValidationError("unknown machine '\(machine)': use q35, microvm or virt")
         }
-        var image = GuestImage.default
+        let arm = machineType == .virt
+        let qemu = self.qemu ?? (arm ? "qemu-system-aarch64" : "qemu-system-x86_64")
+        var image = arm ? GuestImage.cached(.arm64) : GuestImage.default
         if let kernel { image.kernel = kernel; image.pvhKernel = nil }
         if let initrd { image.initramfs = initrd }
         try image.check()
@@ -98,8 +100,8 @@ struct Run: ParsableCommand {
         command.machine = machineType
         command.memoryMiB = memory
         command.cpus = cpus
-        command.accelerator = AcceleratorProbe.choose(qemu: qemu, image: image)
-        command.tscKHz = HostCPU.tscKHz()
+        command.accelerator = arm ? AcceleratorProbe.chooseForArm() : AcceleratorProbe.choose(qemu: qemu, image: image)
+        command.tscKHz = arm ? nil : HostCPU.tscKHz()
         command.serial = .stdio
         command.kernelArguments = append
         command.vhostUserDevices = [.init(model: .rng, socketPath: socket, id: "rng0")] + blockDevices

@@ -115,7 +115,7 @@ func errors(_ r: PlatformLoader.Result) -> [String] { r.errors.map { "\($0.line)
         #expect(e.contains { $0.hasPrefix("3:11 'vms[0].name' 'Ivi' does not match") })
         #expect(e.contains("4:11 'vms[0].cpus' must be a whole number from 1 to 255"))
         #expect(e.contains("5:13 'vms[0].memory' must be a size from 128M to 256G, such as 512M or 2G"))
-        #expect(e.contains("6:14 'vms[0].machine' is 'pc', which is not one of: q35, microvm"))
+        #expect(e.contains("6:14 'vms[0].machine' is 'pc', which is not one of: q35, microvm, virt"))
         #expect(e.contains("7:14 'vms[0].devices' must be a list (- item)"))
     }
 

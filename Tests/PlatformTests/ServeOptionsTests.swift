@@ -182,3 +182,41 @@ extension ServeOptionsRoundTrips {
         }
     }
 }
+
+/// `avp serve scmi`: signals, sensors, performance, power and reset domains, VMs' views, control socket.
+@Suite struct ScmiServeOptionsRoundTrip {
+    @Test func scmi() throws {
+        let options = ScmiServeOptions(
+            signals: "/etc/avp/car.csv", signalMode: .step, constants: [ScmiConstantSignal(name: "cabin", value: 21.5)],
+            sensors: [ScmiSensorOption(name: "coolant", unit: .celsius, source: .signal("coolant")),
+                      ScmiSensorOption(name: "speed", unit: .metersPerSecond, source: .signal("speed")),
+                      ScmiSensorOption(name: "soc", unit: .celsius, source: .file("/sys/class/hwmon/hwmon0/temp1_input"))],
+            performance: [ScmiPerformanceOption(name: "cpu", levels: [600_000, 1_200_000], limit: 600_000)],
+            power: [ScmiPowerOption(name: "gpu"), ScmiPowerOption(name: "audio", initiallyOn: false)], reset: ["modem"],
+            vms: [ScmiVMOption(name: "ivi", endpoint: .connect("/run/scmi-ivi.sock"), sensors: ["coolant", "speed"], performance: ["cpu"],
+                               power: ["gpu", "audio"], reset: ["modem"]),
+                  ScmiVMOption(name: "cluster", endpoint: .listen("/run/scmi-cluster.sock"), sensors: ["speed"])],
+            control: "/run/scmi-control.sock")
+        let back = try ScmiServeOptions.parse(options.arguments)
+        #expect(back.arguments == options.arguments)
+        #expect(back.vm == options.vm && back.sensor == options.sensor && back.performanceDomain == options.performanceDomain)
+        #expect(back.powerDomain == options.powerDomain && back.signal == options.signal && back.signalMode == .step)
+        #expect(options.commandLine.prefix(2) == ["serve", "scmi"])
+        let standalone = ScmiServeOptions(endpoints: ServeEndpoints(socket: ["/tmp/scmi.sock"], connect: []), constants: [ScmiConstantSignal(name: "t", value: 30)],
+                                          sensors: [ScmiSensorOption(name: "t", unit: .celsius, source: .signal("t"))], reset: ["r"])
+        let parsed = try ScmiServeOptions.parse(standalone.arguments)
+        #expect(parsed.servedVMs == [ScmiVMOption(name: "guest", endpoint: .listen("/tmp/scmi.sock"), sensors: ["t"], reset: ["r"])])
+    }
+
+    @Test func scmiRefusesNonsense() {
+        for arguments in [["--socket", "/s"], ["--socket", "/s", "--sensor", "name=t,unit=kelvin,signal=t", "--signal", "t=1"],
+                          ["--socket", "/s", "--sensor", "name=t,unit=celsius,signal=t"],
+                          ["--socket", "/s", "--performance-domain", "name=cpu,levels=3+2"],
+                          ["--socket", "/s", "--power-domain", "a,on"], ["--socket", "/s", "--reset-domain", "has space"],
+                          ["--reset-domain", "r", "--vm", "name=x,connect=/s,reset=q"],
+                          ["--socket", "/s", "--reset-domain", "r", "--vm", "name=x,connect=/t,reset=r"],
+                          ["--socket", "/s", "--signal", "t=nan", "--sensor", "name=t,unit=celsius,signal=t"]] {
+            #expect(throws: (any Error).self, "\(arguments)") { try ScmiServeOptions.parse(arguments) }
+        }
+    }
+}

@@ -3,10 +3,12 @@
 /// block and strings block, all big-endian.
 public enum FlattenedDeviceTree {
     static let magic: UInt32 = 0xd00d_feed
-    static let beginNode: UInt32 = 1, endNode: UInt32 = 2, prop: UInt32 = 3, end: UInt32 = 9
+    static let beginNode: UInt32 = 1, endNode: UInt32 = 2, prop: UInt32 = 3, nop: UInt32 = 4, end: UInt32 = 9
     static let headerSize = 40
 
+    /// The DTB of `root`, its labels resolved to phandles (`DeviceTreeNode.resolvingPhandles`).
     public static func encode(_ root: DeviceTreeNode, bootCPU: UInt32 = 0) -> [UInt8] {
+        let root = root.resolvingPhandles()
         var structure: [UInt8] = []
         var strings: [UInt8] = []
         var offsets: [String: Int] = [:]

@@ -2,7 +2,7 @@ import SystemCalls
 
 /// A VM's virtual hardware as a device tree (AVPS-v2.0-3): memory, CPUs, each
 /// virtio device on its transport (PCI functions on q35, virtio-mmio windows on
-/// microvm) with the AVP server behind it, and /chosen with the boot arguments, a
+/// microvm; Arm's virt machine is `ArmVirtHardware`) with the AVP server behind it, and /chosen with the boot arguments, a
 /// fresh 64-bit kaslr-seed (AVPS-v2.0-42) and an rng-seed, both from getrandom(2).
 public enum VirtualHardware {
     /// Guest RAM below this address on both machines; the rest goes above 4 GiB.
@@ -12,9 +12,39 @@ public enum VirtualHardware {
     static let mmioBase: UInt64 = 0xFEB0_0000
     static let mmioSize: UInt64 = 0x200
 
+    /// An AVP device on its transport: its virtio device ID, the properties naming the AVP
+    /// device and server behind it, and the SCMI topology if it is an SCMI device.
+    struct PlacedDevice {
+        var id: UInt32
+        var properties: [(String, DeviceTreeNode.Value)]
+        var scmi: ScmiTopology?
+    }
+
+    /// The VM's devices in the order QEMU places them (vhost-user devices, then virtio-serial consoles).
+    static func placedDevices(platform: Platform, vm: Platform.VM) -> [PlacedDevice] {
+        vm.devices.enumerated()
+            .sorted { ($0.element.kind.definition.perVM.placedLast ? 1 : 0, $0.offset) < ($1.element.kind.definition.perVM.placedLast ? 1 : 0, $1.offset) }
+            .map { index, device in
+                let definition = device.kind.definition
+                let settings = platform.settings(of: device)
+                return PlacedDevice(
+                    id: definition.virtioID.rawValue,
+                    properties: [("avp,device", .string(device.kind.rawValue)), ("avp,virtio-device-id", .cells([definition.virtioID.rawValue])),
+                                 ("avp,server", .string(platform.serverName(of: device, in: vm, at: index) ?? ""))]
+                        + (settings.map { definition.deviceTreeProperties(of: $0) } ?? []),
+                    scmi: (settings as? ScmiTopologyProviding)?.scmiTopology)
+            }
+    }
+
+    /// The kernel command line the VM boots with.
+    static func bootArguments(vm: Platform.VM, plan: PlatformPlan.VMLaunch?) -> String {
+        (plan?.command.fullKernelArguments ?? vm.cmdline.split(separator: " ").map(String.init)).joined(separator: " ")
+    }
+
     public static func deviceTree(platform: Platform, vm: Platform.VM, plan: PlatformPlan.VMLaunch?) throws -> DeviceTreeNode {
+        if vm.machine == .virt { return try ArmVirtHardware.deviceTree(platform: platform, vm: vm, plan: plan) }
         var chosen = DeviceTreeNode("chosen", properties: [
-            ("bootargs", .string((plan?.command.fullKernelArguments ?? vm.cmdline.split(separator: " ").map(String.init)).joined(separator: " "))),
+            ("bootargs", .string(bootArguments(vm: vm, plan: plan))),
             ("kaslr-seed", .u64(try SystemRandom.uint64())),
             ("rng-seed", .bytes(try SystemRandom.bytes(64))),
         ])
@@ -36,17 +66,7 @@ public enum VirtualHardware {
                                           ("device_type", .string("cpu")), ("compatible", .string("x86-64")), ("reg", .cells([UInt32(i)]))])
                                   })
 
-        // Devices in the order QEMU places them (vhost-user devices, then virtio-serial consoles).
-        let devices = vm.devices.enumerated()
-            .sorted { ($0.element.kind.definition.perVM.placedLast ? 1 : 0, $0.offset) < ($1.element.kind.definition.perVM.placedLast ? 1 : 0, $1.offset) }
-            .map { index, device -> (id: UInt32, properties: [(String, DeviceTreeNode.Value)]) in
-                let definition = device.kind.definition
-                let settings = platform.settings(of: device)
-                return (definition.virtioID.rawValue,
-                        [("avp,device", .string(device.kind.rawValue)), ("avp,virtio-device-id", .cells([definition.virtioID.rawValue])),
-                         ("avp,server", .string(platform.serverName(of: device, in: vm, at: index) ?? ""))]
-                            + (settings.map { definition.deviceTreeProperties(of: $0) } ?? []))
-            }
+        let devices = placedDevices(platform: platform, vm: vm)
 
         var children = [chosen] + memoryNodes + [cpus]
         switch vm.machine {
@@ -57,6 +77,8 @@ public enum VirtualHardware {
                     ("compatible", .string("virtio,mmio")), ("reg", .cells(cells64(address) + cells64(mmioSize))),
                     ("interrupts", .cells([16 + UInt32(slot)]))] + device.properties))
             }
+        case .virt:
+            break   // ArmVirtHardware
         case .q35:
             let functions = devices.enumerated().map { slot, device in
                 // Slot 0 is the host bridge; devices follow in command-line order. Modern

@@ -21,6 +21,15 @@ public struct GuestImage: Sendable {
         /// `scripts/guest-image --flavour own`, built only when asked for (the first build
         /// compiles the kernel, about 10 minutes on 2 cores).
         case own
+        /// AVP's own arm64 kernel (`scripts/guest-kernel --arch arm64`: PL011, GICv3, PSCI, KASLR,
+        /// EFI stub, virtio-mmio and -pci, SCMI over virtio) with the same /init:
+        /// `scripts/guest-image --flavour arm64`. `vmlinuz` is the uncompressed arm64 `Image`.
+        /// Every aarch64 VM boots it; it is last in the order so the x86 flavours' `max` never picks it.
+        case arm64
+        /// Debian bookworm's stock arm64 kernel (6.1, `linux-image-arm64:arm64`) with the default
+        /// flavour's virtio modules: `scripts/guest-image --flavour debian-arm64`, what an aarch64
+        /// VM with `kernel: debian` boots. It has no SCMI virtio transport.
+        case debianArm64
 
         /// The directory under `cacheDirectory/guest`.
         public var directoryName: String {
@@ -28,6 +37,8 @@ public struct GuestImage: Sendable {
             case .default: return "bookworm-amd64"
             case .backports: return "bookworm-backports-amd64"
             case .own: return "avp-6.12-amd64"
+            case .arm64: return "avp-6.12-arm64"
+            case .debianArm64: return "bookworm-arm64"
             }
         }
 
@@ -37,6 +48,8 @@ public struct GuestImage: Sendable {
             case .default: return []
             case .backports: return ["--flavour", "backports"]
             case .own: return ["--flavour", "own"]
+            case .arm64: return ["--flavour", "arm64"]
+            case .debianArm64: return ["--flavour", "debian-arm64"]
             }
         }
 
@@ -45,6 +58,9 @@ public struct GuestImage: Sendable {
         public static func < (a: Flavour, b: Flavour) -> Bool {
             allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
         }
+
+        /// An arm64 image (no PVH vmlinux; booted on `-M virt`).
+        public var isArm64: Bool { self == .arm64 || self == .debianArm64 }
 
         /// The command that builds it, for error messages.
         public var buildCommand: String { (["scripts/guest-image"] + scriptArguments).joined(separator: " ") }
@@ -95,8 +111,8 @@ public struct GuestImage: Sendable {
     /// The cached image of `flavour` (whether or not it has been built).
     public static func cached(_ flavour: Flavour) -> GuestImage {
         let dir = cacheDirectory + "/guest/" + flavour.directoryName
-        return GuestImage(kernel: dir + "/vmlinuz", initramfs: dir + "/initramfs.cpio.gz", pvhKernel: dir + "/vmlinux",
-                          flavour: flavour)
+        return GuestImage(kernel: dir + "/vmlinuz", initramfs: dir + "/initramfs.cpio.gz",
+                          pvhKernel: flavour.isArm64 ? nil : dir + "/vmlinux", flavour: flavour)
     }
 
     /// Throws with the fix when the files are missing.

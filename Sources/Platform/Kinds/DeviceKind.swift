@@ -5,6 +5,7 @@ public enum DeviceKind: String, Codable, Sendable, CaseIterable {
     case entropy, block, console, net, vsock, gpu, input, sound, fs
     case i2c
     case gpio
+    case scmi
 
     /// Everything the platform knows about this kind: options, rules, server, QEMU model,
     /// virtio ID and device-tree node.
@@ -21,6 +22,7 @@ public enum DeviceKind: String, Codable, Sendable, CaseIterable {
         case .fs: FsKind.self
         case .i2c: I2cKind.self
         case .gpio: GpioKind.self
+        case .scmi: ScmiKind.self
         }
     }
 }

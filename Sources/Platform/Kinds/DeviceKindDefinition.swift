@@ -50,6 +50,8 @@ struct PerVMRule: Sendable {
     var placedLast = false
     /// The guest image whose kernel has its driver, for VMs with `kernel: default`.
     var guestFlavour = GuestImage.Flavour.default
+    /// The one architecture whose VMs may have it (vhost-user-scmi: aarch64), nil for any.
+    var architecture: VMSpec.Architecture?
 
     static let any = PerVMRule()
 }

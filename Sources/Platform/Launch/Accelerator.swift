@@ -26,6 +26,20 @@ public enum AcceleratorProbe {
         return result
     }
 
+    /// The accelerator of an aarch64 (virt) VM: KVM only on an aarch64 host whose /dev/kvm this
+    /// user can open (then `-cpu host`), TCG otherwise (an x86 host cannot run Arm code in KVM).
+    /// `AVP_ACCEL=tcg` forces TCG; `AVP_ACCEL=kvm` is honoured on an aarch64 host only.
+    public static func chooseForArm() -> QemuCommandLine.Accelerator {
+        var name = utsname()
+        uname(&name)
+        let machine = withUnsafeBytes(of: name.machine) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        guard machine == "aarch64" else { return .tcg }
+        if let forced = ProcessInfo.processInfo.environment["AVP_ACCEL"].flatMap(QemuCommandLine.Accelerator.init(rawValue:)) {
+            return forced
+        }
+        return access("/dev/kvm", R_OK | W_OK) == 0 ? .kvm : .tcg
+    }
+
     static func cpuHasVirtualization() -> Bool {
         guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return false }
         for line in text.split(separator: "\n") where line.hasPrefix("flags") {

@@ -67,16 +67,27 @@ public struct PlatformPlan: Sendable {
 
     /// `webViewPort`: where the GPU server serves the live view of the displays on 127.0.0.1
     /// (0: any free port, nil: no web view); only platforms with displays have one.
+    /// The device tree an aarch64 VM boots with: AVP writes it here before every boot (`ArmVirtHardware`).
+    public static func deviceTreePath(vm: String, in state: StateDirectory) -> String { "\(state.path)/vm-\(vm).dtb" }
+
+    /// `aarch64Qemu` runs the aarch64 (virt) VMs, with `armAccelerator` (TCG on an x86 host).
     public init(platform: Platform, stateDirectory: String? = nil, qemu: String = "qemu-system-x86_64",
-                accelerator: QemuCommandLine.Accelerator, qemuVersion: QemuVersion?, webViewPort: UInt16? = 0) throws {
+                accelerator: QemuCommandLine.Accelerator, qemuVersion: QemuVersion?, webViewPort: UInt16? = 0,
+                aarch64Qemu: String = "qemu-system-aarch64", armAccelerator: QemuCommandLine.Accelerator = AcceleratorProbe.chooseForArm()) throws {
         self.platform = platform
         state = stateDirectory.map { StateDirectory(path: $0) } ?? .default(for: platform)
         let production = platform.profile == .production
         for vm in platform.vms {
             var command = QemuCommandLine(kernel: vm.kernel, initrd: vm.initrd)
-            command.qemu = qemu
+            command.qemu = vm.machine == .virt ? aarch64Qemu : qemu
             command.machine = vm.machine
-            command.accelerator = accelerator
+            command.accelerator = vm.machine == .virt ? armAccelerator : accelerator
+            if vm.machine == .virt { command.dtb = Self.deviceTreePath(vm: vm.name, in: state) }
+            if vm.machine == .virt, vm.boot == .uefi {
+                // The variables persist across the VM's boots in its own copy of edk2's store.
+                command.uefi = .init(disk: "\(state.path)/vm-\(vm.name).esp.img", variables: .persistent(path: "\(state.path)/vm-\(vm.name).vars.fd"),
+                                     firmwareRNG: !vm.devices.contains { $0.kind == .entropy })
+            }
             command.memoryMiB = vm.memoryMiB
             command.cpus = vm.cpus
             command.tscKHz = HostCPU.tscKHz()

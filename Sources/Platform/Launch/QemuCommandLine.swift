@@ -7,6 +7,12 @@ public struct QemuCommandLine: Sendable {
         case q35
         /// Minimal machine: devices are virtio-mmio, found by the kernel through ACPI.
         case microvm
+        /// Arm's virt machine (qemu-system-aarch64, GICv3, no ACPI): devices are virtio-mmio on its
+        /// 32 transports, described by AVP's own device tree (`ArmVirtHardware`, passed with `-dtb`).
+        case virt
+
+        /// The architecture QEMU emulates for this machine.
+        public var architecture: VMSpec.Architecture { self == .virt ? .aarch64 : .x86_64 }
     }
 
     public enum Accelerator: String, Sendable {
@@ -77,6 +83,26 @@ public struct QemuCommandLine: Sendable {
     public var vhostUserServerMode = false
     /// A watchdog the guest pings and AVP's supervisor watches ({AVPS-v2.0-35}); q35 only.
     public var watchdog: QemuWatchdog?
+    /// The device tree the guest boots with (`-dtb`, virt only): AVP writes it before every boot
+    /// (`ArmVirtHardware`), so each boot has a fresh kaslr-seed and rng-seed.
+    public var dtb: String?
+    /// Boot through UEFI firmware from this boot disk instead of `-kernel` (virt only; `UefiBoot`).
+    public var uefi: UefiLaunch?
+
+    /// A UEFI boot: the boot disk AVP writes before every boot (`UefiBoot.prepare`), where the
+    /// firmware keeps its variables, and whether edk2 gets a virtio-rng of QEMU's for its
+    /// EFI_RNG_PROTOCOL (not when the VM has AVP's entropy device: edk2 drives that one).
+    public struct UefiLaunch: Sendable, Equatable {
+        public var disk: String
+        public var variables: UefiBoot.VariableStore
+        public var firmwareRNG: Bool
+
+        public init(disk: String, variables: UefiBoot.VariableStore, firmwareRNG: Bool) {
+            self.disk = disk
+            self.variables = variables
+            self.firmwareRNG = firmwareRNG
+        }
+    }
 
     public init(kernel: String, initrd: String) {
         self.kernel = kernel
@@ -89,6 +115,9 @@ public struct QemuCommandLine: Sendable {
         machine == .q35 ? base + "-pci" : base + "-device"
     }
 
+    /// The guest's serial console: the 16550 on x86, the PL011 on virt.
+    public var serialConsoleName: String { machine == .virt ? "ttyAMA0" : "ttyS0" }
+
     public var arguments: [String] {
         var a: [String] = ["-nodefaults", "-no-user-config", "-display", "none", "-no-reboot"]
         switch machine {
@@ -98,11 +127,21 @@ public struct QemuCommandLine: Sendable {
             a += ["-machine", "microvm,accel=\(accelerator.rawValue),memory-backend=mem,rtc=on",
                   // A legacy-virtio guest would be refused by vhost-user back ends.
                   "-global", "virtio-mmio.force-legacy=false"]
+        case .virt:
+            // acpi=off: the guest (and edk2) get the device tree, not ACPI tables.
+            a += ["-machine", "virt,gic-version=3,acpi=off,accel=\(accelerator.rawValue),memory-backend=mem",
+                  "-global", "virtio-mmio.force-legacy=false"]
         }
         a += ["-cpu", accelerator == .kvm ? "host" : "max"]
         a += ["-smp", String(cpus), "-m", "\(memoryMiB)M"]
         a += ["-object", "memory-backend-memfd,id=mem,size=\(memoryMiB)M,share=on"]
-        a += ["-kernel", kernel, "-initrd", initrd, "-append", fullKernelArguments.joined(separator: " ")]
+        if machine == .virt, let uefi {
+            // With -bios, -kernel would hand the kernel to edk2 through fw_cfg: the disk carries it instead.
+            a += UefiBoot.firmwareArguments(variables: uefi.variables)
+        } else {
+            a += ["-kernel", kernel, "-initrd", initrd, "-append", fullKernelArguments.joined(separator: " ")]
+        }
+        if machine == .virt, let dtb { a += ["-dtb", dtb] }
         switch serial {
         case .none: a += ["-serial", "none", "-monitor", "none", "-parallel", "none"]
         case .stdio: a += ["-chardev", "stdio,id=console,signal=on", "-serial", "chardev:console"]
@@ -134,16 +173,18 @@ public struct QemuCommandLine: Sendable {
                       "-device", "\(transportName("virtio-blk")),drive=builtin\(i),serial=\(serial)"]
             }
         }
+        // Last: the boot disk takes the transport below the VM's own devices (`ArmVirtHardware`'s numbering).
+        if machine == .virt, let uefi { a += UefiBoot.deviceArguments(disk: uefi.disk, firmwareRNG: uefi.firmwareRNG) }
         return a
     }
 
     /// The kernel command line: console, quiet TSC calibration under TCG, then the caller's.
     public var fullKernelArguments: [String] {
         var k: [String] = []
-        if case .none = serial {} else { k.append("console=ttyS0") }
+        if case .none = serial {} else { k.append("console=" + serialConsoleName) }
         if consoleSocket != nil { k += ["console=hvc0", "avp.getty=hvc0"] }
         k += ["panic=-1", "loglevel=4"]
-        if accelerator == .tcg, let tscKHz { k.append("tsc_early_khz=\(tscKHz)") }
+        if accelerator == .tcg, machine != .virt, let tscKHz { k.append("tsc_early_khz=\(tscKHz)") }
         return k + (watchdog?.kernelArguments ?? []) + kernelArguments
     }
 }

@@ -5,7 +5,7 @@
 public struct QemuDeviceModel: Sendable, Equatable {
     /// The model on q35 (virtio-pci).
     public var pci: String
-    /// The model on microvm (virtio-mmio).
+    /// The model on microvm and virt (virtio-mmio).
     public var mmio: String
     public var properties: [String] = []
     /// virtio-net: `-netdev vhost-user` plus QEMU's own virtio-net model.
@@ -21,7 +21,7 @@ public struct QemuDeviceModel: Sendable, Equatable {
     public func name(on machine: QemuCommandLine.Machine) -> String {
         switch machine {
         case .q35: pci
-        case .microvm: mmio
+        case .microvm, .virt: mmio
         }
     }
 }

@@ -113,6 +113,13 @@ public final class Supervisor: @unchecked Sendable {
 
     private func startVM(_ child: Child, _ launch: PlatformPlan.VMLaunch) {
         do {
+            // An aarch64 VM's device tree, written afresh for every boot (new kaslr-seed and rng-seed).
+            try ArmVirtHardware.writeBootTree(platform: plan.platform, launch: launch)
+            // A UEFI VM's boot disk carries this boot's kernel, initrd and command line.
+            if let uefi = launch.command.uefi {
+                try UefiBoot.prepare(kernel: launch.command.kernel, initrd: launch.command.initrd,
+                                     kernelArguments: launch.command.fullKernelArguments, disk: uefi.disk, variables: uefi.variables)
+            }
             child.process = try spawn(try QemuProcess.resolve(launch.command.qemu), launch.command.arguments, log: launch.logPath)
             child.state = "running"
             child.watchdog?.vmStarted()

@@ -72,8 +72,12 @@ public struct Platform: Sendable {
         public var devices: [Device]
         /// The supervised watchdog ({AVPS-v2.0-35}), if the VM has one.
         public var watchdog: Watchdog? = nil
+        /// `-kernel`, or through UEFI firmware from a boot disk AVP writes before every boot.
+        public var boot: VMSpec.BootMethod = .kernel
 
         public var hasConsole: Bool { devices.contains { $0.kind == .console } }
+        /// x86_64 or aarch64: what the machine type implies.
+        public var arch: VMSpec.Architecture { machine.architecture }
     }
 
     public var name: String

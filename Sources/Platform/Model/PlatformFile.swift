@@ -146,13 +146,38 @@ public struct VMSpec: Decodable, Sendable, Equatable {
         case never
     }
 
+    /// The instruction set the guest runs: what QEMU emulates (or KVM runs) and which guest image boots.
+    public enum Architecture: String, Codable, Sendable, CaseIterable {
+        /// q35 or microvm on qemu-system-x86_64.
+        case x86_64
+        /// Arm's virt machine on qemu-system-aarch64, booting AVP's device tree ({AVPS-v2.0-3}).
+        case aarch64
+
+        /// The machine a VM of this architecture gets when the platform file names none.
+        public var defaultMachine: QemuCommandLine.Machine { self == .aarch64 ? .virt : .q35 }
+    }
+
+    /// How the VM's kernel starts.
+    public enum BootMethod: String, Codable, Sendable, CaseIterable {
+        /// QEMU loads the kernel and initrd (`-kernel`), the fastest.
+        case kernel
+        /// edk2 boots GRUB from an EFI system partition, which boots the kernel through its EFI
+        /// stub, with AVP's device tree handed over by the firmware (EBBR, {AVPS-v2.0-1}; aarch64 only).
+        case uefi
+    }
+
     public var name: String
-    /// q35 (virtio-pci) or microvm (virtio-mmio).
+    /// x86_64 (the default) or aarch64.
+    public var arch: Architecture?
+    /// kernel (the default) or uefi.
+    public var boot: BootMethod?
+    /// q35 (virtio-pci) or microvm (virtio-mmio) on x86_64; virt (virtio-mmio) on aarch64.
     public var machine: QemuCommandLine.Machine?
     public var cpus: WholeNumber?
     /// "512M", "1G" or a number of MiB.
     public var memory: MemorySize?
-    /// A kernel image, or "default" for the guest image built by scripts/guest-image.
+    /// A kernel image, "default" for the guest image built by scripts/guest-image, or "debian" for
+    /// Debian's stock kernel of the VM's architecture (aarch64: bookworm's arm64 6.1).
     public var kernel: String?
     public var initrd: String?
     public var cmdline: String?

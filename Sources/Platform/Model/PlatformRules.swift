@@ -78,7 +78,12 @@ struct PlatformRules {
     }
 
     private mutating func resolveVM(_ spec: VMSpec, at: String, servers: [Platform.Server]) -> Platform.VM {
-        let machine = spec.machine ?? .q35
+        let arch = spec.arch ?? .x86_64
+        let machine = spec.machine ?? arch.defaultMachine
+        if machine.architecture != arch {
+            error(at + ".machine", "VM '\(spec.name)' is \(arch.rawValue), but machine '\(machine.rawValue)' is an \(machine.architecture.rawValue) machine",
+                  fix: arch == .aarch64 ? "use 'machine: virt' (or leave it out)" : "use 'machine: q35' or 'machine: microvm', or set 'arch: aarch64'")
+        }
         // The schema has checked the range of every number.
         let microvmSlots = PlatformLimits.devicesPerMicrovm
         if machine == .microvm, let count = spec.devices?.count, count > microvmSlots {
@@ -90,6 +95,16 @@ struct PlatformRules {
         var flavour = (spec.devices ?? []).map { $0.type.definition.perVM.guestFlavour }.max() ?? .default
         // A watchdog needs AVP's own kernel: Debian's has i6300esb as a module the image does not load.
         if spec.watchdog != nil { flavour = max(flavour, .own) }
+        // An aarch64 VM boots AVP's arm64 image (the x86 flavour order does not apply), or Debian's
+        // stock arm64 kernel with `kernel: debian`.
+        let stockKernel = spec.kernel == "debian"
+        if machine == .virt {
+            flavour = stockKernel ? .debianArm64 : .arm64
+        } else if stockKernel, flavour > .backports {
+            warning("\(at).kernel", "Debian's x86 kernels lack drivers VM '\(spec.name)' needs (virtio-gpio, virtio-i2c or the i6300esb watchdog): it boots Debian's 6.12 kernel without them",
+                    fix: "leave 'kernel:' out to boot AVP's own kernel")
+            flavour = .backports
+        }
         let image = GuestImage.cached(flavour)
         let kernel = resolveFile(spec.kernel, default: image.kernel(for: machine), at: at + ".kernel", what: "kernel", image: image)
         let initrd = resolveFile(spec.initrd, default: image.initramfs, at: at + ".initrd", what: "initrd", image: image)
@@ -105,13 +120,35 @@ struct PlatformRules {
             if let resolved = resolveDevice(device, of: spec.name, at: "\(at).devices[\(d)]", index: d, servers: servers, counts: &counts) {
                 devices.append(resolved)
             }
+            if let only = device.type.definition.perVM.architecture, machine.architecture != only {
+                error("\(at).devices[\(d)].type", "VM '\(spec.name)' is \(machine.architecture.rawValue), but \(device.type.definition.perVM.noun) needs an \(only.rawValue) VM",
+                      fix: "remove this device, or set 'arch: \(only.rawValue)'")
+            }
+            // AVP's arm64 kernel (scripts/guest-kernel-arm64.config) has no virtio-gpu or virtio-snd driver.
+            if machine == .virt, spec.kernel == nil || spec.kernel == "default" || stockKernel, [.gpu, .sound].contains(device.type) {
+                warning("\(at).devices[\(d)].type", "the arm64 guest image's kernel has no \(device.type.rawValue) driver: VM '\(spec.name)' will not see this device",
+                        fix: "boot a kernel of your own with it ('kernel:'), or remove the device")
+            }
         }
         if counts[.entropy] == nil {
             warning(at + ".name", "VM '\(spec.name)' has no entropy device (AVPS-v2.0-40 requires one)", fix: "add '- type: entropy'")
         }
-        let watchdog = WatchdogRules.resolve(spec.watchdog, vm: spec.name, machine: machine, at: at, report: &kinds.report)
-        return .init(name: spec.name, machine: machine, cpus: spec.cpus?.value ?? 1, memoryMiB: spec.memory?.mebibytes ?? Self.defaultMemoryMiB,
-                     kernel: kernel, initrd: initrd, cmdline: cmdline, restart: spec.restart ?? .onFailure, devices: devices, watchdog: watchdog)
+        var watchdog: Platform.Watchdog?
+        if machine == .virt, spec.watchdog != nil {
+            // The i6300esb is a PCI device of x86 machines; Arm's SBSA watchdog exists only on sbsa-ref.
+            error(at + ".watchdog#key", "VM '\(spec.name)' has a watchdog, but QEMU offers none on Arm's virt machine",
+                  fix: "remove 'watchdog', or use an x86_64 VM (machine q35)")
+        } else {
+            watchdog = WatchdogRules.resolve(spec.watchdog, vm: spec.name, machine: machine, at: at, report: &kinds.report)
+        }
+        if spec.boot == .uefi, machine != .virt {
+            error(at + ".boot", "VM '\(spec.name)' boots through UEFI, which AVP offers only on aarch64 VMs (edk2 for Arm's virt machine)",
+                  fix: "remove 'boot: uefi', or set 'arch: aarch64'")
+        }
+        var vm = Platform.VM(name: spec.name, machine: machine, cpus: spec.cpus?.value ?? 1, memoryMiB: spec.memory?.mebibytes ?? Self.defaultMemoryMiB,
+                             kernel: kernel, initrd: initrd, cmdline: cmdline, restart: spec.restart ?? .onFailure, devices: devices, watchdog: watchdog)
+        vm.boot = spec.boot ?? .kernel
+        return vm
     }
 
     private mutating func resolveDevice(_ device: DeviceSpec, of vm: String, at: String, index: Int, servers: [Platform.Server],
@@ -202,9 +239,10 @@ struct PlatformRules {
     // MARK: Helpers
 
     private mutating func resolveFile(_ value: String?, default fallback: String, at: String, what: String, image: GuestImage) -> String {
-        let path = (value == nil || value == "default") ? fallback : kinds.absolute(value!)
+        let fromImage = value == nil || value == "default" || (what == "kernel" && value == "debian")
+        let path = fromImage ? fallback : kinds.absolute(value!)
         if kinds.checkFiles, !FileManager.default.fileExists(atPath: path) {
-            let fix = (value == nil || value == "default") ? "build the default guest image: \(image.flavour.buildCommand)" : "check the path (relative paths start at the platform file)"
+            let fix = fromImage ? "build the default guest image: \(image.flavour.buildCommand)" : "check the path (relative paths start at the platform file)"
             error(value == nil ? String(at.split(separator: ".").dropLast().joined(separator: ".")) + ".name" : at,
                   "\(what) \(UserText.shortened(path, limit: 200)) does not exist", fix: fix)
         }
