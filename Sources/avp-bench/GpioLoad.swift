@@ -36,8 +36,7 @@ struct GpioLoadCommand: ParsableCommand {
         _ = try queue.waitForUsed()
         var free = responses, byHead: [UInt16: GuestSlice] = [:]
         var completed = 0, errors = 0, n = 0
-        var started = false, start: UInt64 = 0, cpuStart = 0.0, completedAtStart = 0
-        let warmup = MonotonicClock.nanoseconds() + 500_000_000
+        var meter = ServerCPUWindow(serverPid: serverPid, seconds: seconds, unit: "requests")
         while true {
             while let response = free.popLast() {
                 let request = [set1, get, set0, get][n & 3]
@@ -51,20 +50,7 @@ struct GpioLoadCommand: ParsableCommand {
                 free.append(response)
                 completed += 1
             }
-            let now = MonotonicClock.nanoseconds()
-            if !started, now >= warmup {
-                started = true
-                start = now
-                cpuStart = ProcessCPU.seconds(pid: serverPid) ?? 0
-                completedAtStart = completed
-            }
-            if started, Double(now - start) / 1e9 >= seconds {
-                let done = completed - completedAtStart, elapsed = Double(now - start) / 1e9
-                let cpu = (ProcessCPU.seconds(pid: serverPid) ?? 0) - cpuStart
-                print(String(format: "requests_per_s=%.0f server_cpu_s=%.2f requests_per_cpu_s=%.0f cpu_ns_per_request=%.0f errors=%d",
-                             Double(done) / elapsed, cpu, cpu > 0 ? Double(done) / cpu : 0, done > 0 ? cpu / Double(done) * 1e9 : 0, errors))
-                return
-            }
+            if meter.finished(completed: completed, errors: errors) { return }
             if free.isEmpty { _ = queue.callEvent.wait(timeoutMilliseconds: 1) }
         }
     }

@@ -32,8 +32,7 @@ struct ScmiLoadCommand: ParsableCommand {
         let responses = try (0..<inFlightLimit).map { _ in try driver.allocate(24) }
         var free = responses, byHead: [UInt16: GuestSlice] = [:]
         var completed = 0, errors = 0
-        var started = false, start: UInt64 = 0, cpuStart = 0.0, completedAtStart = 0
-        let warmup = MonotonicClock.nanoseconds() + 500_000_000
+        var meter = ServerCPUWindow(serverPid: serverPid, seconds: seconds, unit: "round_trips")
         while true {
             while let response = free.popLast() {
                 byHead[try queue.ring.add(readable: [request], writable: [response])] = response
@@ -46,20 +45,7 @@ struct ScmiLoadCommand: ParsableCommand {
                 free.append(response)
                 completed += 1
             }
-            let now = MonotonicClock.nanoseconds()
-            if !started, now >= warmup {
-                started = true
-                start = now
-                cpuStart = ProcessCPU.seconds(pid: serverPid) ?? 0
-                completedAtStart = completed
-            }
-            if started, Double(now - start) / 1e9 >= seconds {
-                let done = completed - completedAtStart, elapsed = Double(now - start) / 1e9
-                let cpu = (ProcessCPU.seconds(pid: serverPid) ?? 0) - cpuStart
-                print(String(format: "round_trips_per_s=%.0f server_cpu_s=%.2f round_trips_per_cpu_s=%.0f cpu_ns_per_round_trip=%.0f errors=%d",
-                             Double(done) / elapsed, cpu, cpu > 0 ? Double(done) / cpu : 0, done > 0 ? cpu / Double(done) * 1e9 : 0, errors))
-                return
-            }
+            if meter.finished(completed: completed, errors: errors) { return }
             if free.isEmpty { _ = queue.callEvent.wait(timeoutMilliseconds: 1) }
         }
     }

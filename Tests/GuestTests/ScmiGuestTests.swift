@@ -140,7 +140,11 @@ import Testing
         let stamps = scans.filter { $0.count == 8 }.map { Int64(UInt32(truncatingIfNeeded: $0[6])) | $0[7] << 32 }
         let gaps = zip(stamps, stamps.dropFirst()).map { Double($1 - $0) / 1e6 }
         print("scmi: IIO buffer scans \(gaps.map { String(format: "%.1f", $0) }.joined(separator: ", ")) ms apart")
-        #expect(gaps.count == 3 && gaps.allSatisfy { (40...80).contains($0) }, "\(gaps)")
+        // The rate, not a deadline: under TCG on a loaded host a notification may come late and the
+        // next one early (a run here saw 11, 43 and 51 ms), but the median gap stays near 50 ms
+        // (1 Hz, the default, or the 100 Hz maximum would be far off), and the timestamps only increase.
+        let median = gaps.isEmpty ? 0 : gaps.sorted()[gaps.count / 2]
+        #expect(gaps.count == 3 && gaps.allSatisfy { $0 > 0 } && (30...120).contains(median), "\(gaps)")
         #expect(status.contains("sensor coolant 104.5 celsius"))
         #expect(platform.wait(60) { !platform.process.isRunning }, "avp up still running after both guests powered off")
     }

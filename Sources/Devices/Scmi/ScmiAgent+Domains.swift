@@ -29,16 +29,11 @@ extension ScmiAgent {
             out.name(domain.name)
         case 0x4:
             // §4.5.2.6 PERFORMANCE_DESCRIBE_LEVELS: from level_index, as many as fit.
-            let start = try reader.u32()
-            guard start < UInt32(domain.levels.count) else {
-                throw ScmiStatusError(.outOfRange, "level index \(start) of \(domain.levels.count) levels")
-            }
-            let remaining = domain.levels.count - Int(start)
-            let count = min(remaining, (capacity - 4) / Self.levelEntrySize)
-            guard count > 0 else { throw ScmiStatusError(.protocolError, "no room for a level in \(capacity) bytes") }
-            out.u16(UInt16(count))
-            out.u16(UInt16(remaining - count))
-            for i in Int(start)..<(Int(start) + count) {
+            let page = try ScmiPage(from: try reader.u32(), of: domain.levels.count, capacity: capacity,
+                                    entrySize: Self.levelEntrySize, beyondEnd: .outOfRange, what: "level")
+            out.u16(UInt16(page.entries.count))
+            out.u16(UInt16(page.remaining))
+            for i in page.entries {
                 out.u32(domain.levels[i])
                 out.u32(UInt32(i + 1) * 100)   // power cost: increasing, abstract units
                 out.u16(0)                     // transition latency (µs)

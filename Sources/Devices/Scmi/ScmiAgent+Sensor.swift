@@ -22,16 +22,11 @@ extension ScmiAgent {
             out.u32(0)
         case 0x3:
             // §4.7.2.5 SENSOR_DESCRIPTION_GET: descriptors from desc_index, as many as fit.
-            let index = try reader.u32()
-            guard index < UInt32(view.sensors.count) else {
-                throw ScmiStatusError(.invalidParameters, "descriptor index \(index) of \(view.sensors.count) sensors")
-            }
-            let remaining = view.sensors.count - Int(index)
-            let count = min(remaining, (capacity - 4) / Self.sensorDescriptorSize)
-            guard count > 0 else { throw ScmiStatusError(.protocolError, "no room for a sensor descriptor in \(capacity) bytes") }
-            out.u16(UInt16(count))
-            out.u16(UInt16(remaining - count))
-            for local in Int(index)..<(Int(index) + count) {
+            let page = try ScmiPage(from: try reader.u32(), of: view.sensors.count, capacity: capacity,
+                                    entrySize: Self.sensorDescriptorSize, beyondEnd: .invalidParameters, what: "sensor descriptor")
+            out.u16(UInt16(page.entries.count))
+            out.u16(UInt16(page.remaining))
+            for local in page.entries {
                 let sensor = host.topology.sensors[view.sensors[local]]
                 out.u32(UInt32(local))
                 // attributes_low: bit 30 continuous update notifications, 14:10 timestamp exponent,
@@ -86,13 +81,11 @@ extension ScmiAgent {
             let start = try reader.u32()
             let sensor = host.topology.sensors[try item(local, of: view.sensors, "sensor")]
             guard sensor.axisCount > 0 else { throw ScmiStatusError(.notSupported, "sensor \(local) has no axes") }
-            guard start < UInt32(sensor.axisCount) else { throw ScmiStatusError(.invalidParameters, "axis index \(start) of \(sensor.axisCount)") }
-            let remaining = sensor.axisCount - Int(start)
-            let count = min(remaining, (capacity - 4) / Self.sensorDescriptorSize)
-            guard count > 0 else { throw ScmiStatusError(.protocolError, "no room for an axis descriptor in \(capacity) bytes") }
+            let page = try ScmiPage(from: start, of: sensor.axisCount, capacity: capacity,
+                                    entrySize: Self.sensorDescriptorSize, beyondEnd: .invalidParameters, what: "axis descriptor")
             // num_axis_flags: bits 5:0 returned, 31:26 remaining.
-            out.u32(UInt32(count) | UInt32(remaining - count) << 26)
-            for axis in Int(start)..<(Int(start) + count) {
+            out.u32(UInt32(page.entries.count) | UInt32(page.remaining) << 26)
+            for axis in page.entries {
                 out.u32(UInt32(axis))
                 out.u32(0)   // attributes_low: no extended attributes
                 out.u32(Self.scaleBits | UInt32(sensor.unit.sensorType))
