@@ -63,15 +63,13 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try Self.image.initrd(withScript: Self.script, at: dir + "/test.initrd")
         let state = dir + "/state/arm"
-        // The PL011 log has CR LF line ends (one Character in Swift): keep LF only.
-        func serial() -> String {
-            ((try? String(contentsOfFile: state + "/logs/vm-ecu.serial.log", encoding: .utf8)) ?? "").replacingOccurrences(of: "\r", with: "")
-        }
         func dtb() throws -> [UInt8] { Array(try Data(contentsOf: URL(fileURLWithPath: state + "/vm-ecu.dtb"))) }
 
         // Run 1, policy on-failure: the first boot's checks, then poweroff leaves the VM down and avp up exits.
         let first = try RunningPlatform(name: "arm", yaml: Self.platform(restart: "on-failure", initrd: "test.initrd"), directory: dir)
         defer { first.stop() }
+        // Both runs of the platform (same name and directory) write the same serial log.
+        func serial() -> String { first.serialLog("ecu") }
         let booted = first.wait(GuestHarness.guestTimeout * 2) { serial().contains("ARM-DONE") }
         let log1 = serial()
         let tree1 = try FlattenedDeviceTreeReader.decode(try dtb())

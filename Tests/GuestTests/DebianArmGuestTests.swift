@@ -44,9 +44,7 @@ import Testing
             """
         let platform = try RunningPlatform(name: "debarm", yaml: yaml, directory: dir)
         defer { platform.stop() }
-        func serial() -> String {
-            ((try? String(contentsOfFile: dir + "/state/debarm/logs/vm-stock.serial.log", encoding: .utf8)) ?? "").replacingOccurrences(of: "\r", with: "")
-        }
+        func serial() -> String { platform.serialLog("stock") }
         let done = platform.wait(GuestHarness.guestTimeout * 2) { serial().contains("DEBIAN-ARM-DONE") }
         let log = serial()
         #expect(done, "the guest did not finish:\n\(log)\n\(platform.upLog)")

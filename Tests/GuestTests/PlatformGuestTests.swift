@@ -56,6 +56,8 @@ final class RunningPlatform {
 
     var name: String { URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent }
     func logs(_ file: String) -> String { (try? String(contentsOfFile: stateDirectory + "/\(name)/logs/" + file, encoding: .utf8)) ?? "" }
+    /// A VM's serial console log with LF line ends only (the arm64 PL011 writes CR LF, one Character in Swift).
+    func serialLog(_ vm: String) -> String { logs("vm-\(vm).serial.log").replacingOccurrences(of: "\r", with: "") }
     var upLog: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
     /// Polls until `condition` holds or `seconds` pass.

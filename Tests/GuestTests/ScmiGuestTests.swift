@@ -93,7 +93,7 @@ import Testing
         try Self.image.initrd(withScript: Self.script, at: dir + "/test.initrd")
         let platform = try RunningPlatform(name: "car", yaml: Self.platform, directory: dir)
         defer { platform.stop() }
-        func serial(_ vm: String) -> String { platform.logs("vm-\(vm).serial.log").replacingOccurrences(of: "\r", with: "") }
+        func serial(_ vm: String) -> String { platform.serialLog(vm) }
         func value(_ vm: String, _ key: String) -> String? {
             serial(vm).split(separator: "\n").last { $0.hasPrefix(key + "=") }.map { String($0.dropFirst(key.count + 1)).trimmingCharacters(in: .whitespaces) }
         }

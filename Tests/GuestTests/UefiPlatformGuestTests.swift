@@ -42,9 +42,7 @@ import Testing
         let platform = try RunningPlatform(name: "uefiplat", yaml: yaml, directory: dir)
         defer { platform.stop() }
         let state = dir + "/state/uefiplat"
-        func serial() -> String {
-            ((try? String(contentsOfFile: state + "/logs/vm-ecu.serial.log", encoding: .utf8)) ?? "").replacingOccurrences(of: "\r", with: "")
-        }
+        func serial() -> String { platform.serialLog("ecu") }
         let done = platform.wait(GuestHarness.guestTimeout * 2) { serial().contains("UEFI-PLATFORM-DONE") }
         let log = serial()
         #expect(done, "the guest did not finish:\n\(log)\n\(platform.upLog)")

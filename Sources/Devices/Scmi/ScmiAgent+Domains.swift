@@ -31,8 +31,7 @@ extension ScmiAgent {
             // §4.5.2.6 PERFORMANCE_DESCRIBE_LEVELS: from level_index, as many as fit.
             let page = try ScmiPage(from: try reader.u32(), of: domain.levels.count, capacity: capacity,
                                     entrySize: Self.levelEntrySize, beyondEnd: .outOfRange, what: "level")
-            out.u16(UInt16(page.entries.count))
-            out.u16(UInt16(page.remaining))
+            out.pageCounts(page)
             for i in page.entries {
                 out.u32(domain.levels[i])
                 out.u32(UInt32(i + 1) * 100)   // power cost: increasing, abstract units

@@ -24,8 +24,7 @@ extension ScmiAgent {
             // §4.7.2.5 SENSOR_DESCRIPTION_GET: descriptors from desc_index, as many as fit.
             let page = try ScmiPage(from: try reader.u32(), of: view.sensors.count, capacity: capacity,
                                     entrySize: Self.sensorDescriptorSize, beyondEnd: .invalidParameters, what: "sensor descriptor")
-            out.u16(UInt16(page.entries.count))
-            out.u16(UInt16(page.remaining))
+            out.pageCounts(page)
             for local in page.entries {
                 let sensor = host.topology.sensors[view.sensors[local]]
                 out.u32(UInt32(local))

@@ -20,3 +20,12 @@ struct ScmiPage {
         self.total = total
     }
 }
+
+extension ScmiPayloadWriter {
+    /// The count word of DESCRIBE_LEVELS and SENSOR_DESCRIPTION_GET: entries returned in bits
+    /// 15:0 (11:0 for levels, the rest reserved), entries remaining in bits 31:16.
+    mutating func pageCounts(_ page: ScmiPage) {
+        u16(UInt16(page.entries.count))
+        u16(UInt16(page.remaining))
+    }
+}
