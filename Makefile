@@ -21,8 +21,8 @@ demo: setup
 	swift build
 	.build/debug/avp up examples/two-vms.yaml
 
-# Everything CI runs: unit tests, real-guest tests (QEMU 10.0), the entropy and block
-# real-guest tests again under QEMU 7.2, and a short fuzzing smoke run.
+# Everything CI runs: unit tests, real-guest tests (QEMU 10.0), the entropy, block and
+# crypto real-guest tests again under QEMU 7.2, and a short fuzzing smoke run.
 test: setup unit-and-guest-tests compat-tests fuzz-smoke
 
 unit-and-guest-tests:
@@ -30,7 +30,7 @@ unit-and-guest-tests:
 	swift test --skip-build
 
 compat-tests:
-	AVP_QEMU="$$(scripts/qemu-7.2)" swift test --skip-build --filter 'GuestTests.(EntropyInRealGuest|BlockInRealGuest)'
+	AVP_QEMU="$$(scripts/qemu-7.2)" swift test --skip-build --filter 'GuestTests.(EntropyInRealGuest|BlockInRealGuest|CryptoInRealGuest)'
 
 fuzz-smoke:
 	fuzz/run all 30

@@ -3,7 +3,7 @@ import PackageDescription
 
 // AVP: the Automotive Virtual Platform (AVPS v2.0) as vhost-user device servers.
 // Layers, bottom to top: CAVPShim → SystemCalls → GuestMemory → Virtio → VhostUser → Devices → Platform → avp;
-// CALSA (libasound) sits under Devices alone.
+// CALSA (libasound) and CCrypto (libcrypto) sit under Devices alone.
 let package = Package(
     name: "AVP",
     platforms: [.macOS(.v15)],
@@ -21,6 +21,8 @@ let package = Package(
         .target(name: "CAVPShim"),
         // The sound server's ALSA host output and capture: a few plain-C calls over libasound.
         .target(name: "CALSA", linkerSettings: [.linkedLibrary("asound")]),
+        // The crypto server's ciphers: a keyed AES context and a scatter-gather run over the system's libcrypto (OpenSSL 3).
+        .target(name: "CCrypto", linkerSettings: [.linkedLibrary("crypto")]),
         .target(name: "SystemCalls", dependencies: ["CAVPShim"]),
         .target(name: "GuestMemory", dependencies: ["CAVPShim", "SystemCalls"]),
         .target(name: "Virtio", dependencies: ["CAVPShim", "SystemCalls", "GuestMemory", .product(name: "Logging", package: "swift-log")]),
@@ -29,12 +31,14 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Devices", dependencies: [
-            "CAVPShim", "CALSA", "SystemCalls", "GuestMemory", "Virtio",
+            "CAVPShim", "CALSA", "CCrypto", "SystemCalls", "GuestMemory", "Virtio",
             .product(name: "Logging", package: "swift-log"),
         ]),
-        // Test doubles: the driver side of a virtqueue, a Swift vhost-user front end and the memfd RAM it
-        // shares. For tests, benchmarks, fuzz targets and conformance probes; production servers never link it.
-        .target(name: "AVPTestSupport", dependencies: ["CAVPShim", "SystemCalls", "GuestMemory", "Virtio", "VhostUser"]),
+        // The driver side of a virtqueue, a Swift vhost-user front end and the memfd RAM it shares, and the
+        // conformance probes built on them (`avp conformance --probe`).
+        .target(name: "FrontEnd", dependencies: ["CAVPShim", "SystemCalls", "GuestMemory", "Virtio", "VhostUser"]),
+        // Test doubles for tests, benchmarks and fuzz targets (re-exports FrontEnd); production never links it.
+        .target(name: "AVPTestSupport", dependencies: ["CAVPShim", "SystemCalls", "GuestMemory", "Virtio", "VhostUser", "FrontEnd"]),
         // Knows each device kind through one file in Platform/Kinds; server options are
         // ArgumentParser types shared by the plan (writes them) and `avp serve` (reads them).
         .target(name: "Platform", dependencies: [
@@ -43,7 +47,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "avp", dependencies: [
-            "Platform", "VhostUser", "Devices", "SystemCalls",
+            "Platform", "VhostUser", "Devices", "SystemCalls", "FrontEnd",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

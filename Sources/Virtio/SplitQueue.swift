@@ -11,6 +11,11 @@ public final class SplitQueue: @unchecked Sendable {
     public let eventIndex: Bool
     /// VIRTIO_F_INDIRECT_DESC negotiated (§2.7.5.3).
     public let indirectDescriptors: Bool
+    /// The device was not told which ring features the driver accepted (QEMU's cryptodev-vhost
+    /// forwards none): indirect tables are taken, avail_event is kept current in case the driver
+    /// uses EVENT_IDX, and every used buffer is signalled unless the driver set NO_INTERRUPT —
+    /// right whichever the driver chose, at the cost of interrupts EVENT_IDX would have saved.
+    public let driverFeaturesUnknown: Bool
     /// Next available-ring entry to take (free-running, wraps at 2^16).
     public private(set) var nextAvailable: UInt16
     /// Next used-ring entry to fill (free-running).
@@ -31,12 +36,13 @@ public final class SplitQueue: @unchecked Sendable {
     private static let availableNoInterrupt: UInt16 = 1
 
     public init(size: UInt32, addresses: RingAddresses, memory: GuestMemory, features: VirtioFeatures,
-                nextAvailable: UInt16 = 0) throws(QueueError) {
+                nextAvailable: UInt16 = 0, driverFeaturesUnknown: Bool = false) throws(QueueError) {
         guard size >= 1, size <= 32768, size & (size - 1) == 0 else { throw .invalidSize(size) }
         self.size = UInt16(size)
         self.addresses = addresses
-        eventIndex = features.contains(.ringEventIndex)
-        indirectDescriptors = features.contains(.ringIndirectDescriptors)
+        self.driverFeaturesUnknown = driverFeaturesUnknown
+        eventIndex = features.contains(.ringEventIndex) && !driverFeaturesUnknown
+        indirectDescriptors = features.contains(.ringIndirectDescriptors) || driverFeaturesUnknown
         self.nextAvailable = nextAvailable
         self.memory = memory
         (table, available, used) = try Self.map(addresses, size: Int(size), memory: memory)
@@ -115,7 +121,7 @@ public final class SplitQueue: @unchecked Sendable {
     /// Asks the driver for a kick on the next buffer and reports whether buffers
     /// arrived meanwhile (so the caller processes them instead of sleeping).
     public func enableNotifications() throws(QueueError) -> Bool {
-        if eventIndex {
+        if eventIndex || driverFeaturesUnknown {
             // avail_event: the used ring's trailing field (§2.7.10).
             try? used.storeAtomicUInt16(nextAvailable, at: Self.ringOffset + 8 * Int(size))
         }

@@ -11,5 +11,5 @@ struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a device back end on a vhost-user socket.",
         subcommands: [ServeEntropy.self, ServeBlock.self, ServeConsole.self, ServeSwitch.self, ServeVsock.self, ServeGpu.self,
-                      ServeInput.self, ServeSound.self, ServeFs.self, ServeGpio.self, ServeI2c.self, ServeScmi.self])
+                      ServeInput.self, ServeSound.self, ServeFs.self, ServeGpio.self, ServeI2c.self, ServeScmi.self, ServeCrypto.self])
 }

@@ -220,3 +220,17 @@ extension ServeOptionsRoundTrips {
         }
     }
 }
+
+/// `avp serve crypto`: endpoints and the per-VM session limit.
+@Suite struct CryptoServeOptionsRoundTrip {
+    @Test("AVPS-v2.0-45: crypto server options survive the trip through arguments; limits outside 1-4096 are refused")
+    func roundTrip() throws {
+        let options = CryptoServeOptions(endpoints: ServeEndpoints(socket: [], connect: ["/run/a.sock", "/run/b.sock"]), maxSessions: 6)
+        let back = try CryptoServeOptions.parse(options.arguments)
+        #expect(back.endpoints.connect == ["/run/a.sock", "/run/b.sock"] && back.maxSessions == 6)
+        #expect(try CryptoServeOptions.parse(["--socket", "/tmp/c.sock"]).maxSessions == CryptoServeOptions.defaultMaxSessions)
+        for bad in ["0", "4097", "-1"] {
+            #expect(throws: (any Error).self, "\(bad)") { try CryptoServeOptions.parse(["--socket", "/tmp/c.sock", "--max-sessions", bad]) }
+        }
+    }
+}

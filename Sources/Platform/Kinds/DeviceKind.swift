@@ -6,6 +6,8 @@ public enum DeviceKind: String, Codable, Sendable, CaseIterable {
     case i2c
     case gpio
     case scmi
+    case usbHost = "usb-host"
+    case crypto
 
     /// Everything the platform knows about this kind: options, rules, server, QEMU model,
     /// virtio ID and device-tree node.
@@ -23,6 +25,8 @@ public enum DeviceKind: String, Codable, Sendable, CaseIterable {
         case .i2c: I2cKind.self
         case .gpio: GpioKind.self
         case .scmi: ScmiKind.self
+        case .usbHost: UsbHostKind.self
+        case .crypto: CryptoKind.self
         }
     }
 }

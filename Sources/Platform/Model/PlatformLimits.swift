@@ -55,6 +55,8 @@ public enum PlatformLimits {
     public static let vsockCIDs = 3...0xFFFF_FFFE
     /// Request queues of a block device: what AVP's virtio-blk server accepts.
     public static let blockQueues = 1...64
+    /// Open crypto sessions one VM may hold in `avp serve crypto` (each holds a key and a cipher context).
+    public static let cryptoSessions = 1...4096
     /// Size of a block image AVP creates (`size:`), in MiB: 1 MiB up to 16 TiB, more than
     /// a vehicle's storage and within what ext4 and XFS hold as one sparse file.
     public static let imageMiB = 1...(16 << 20)

@@ -30,9 +30,13 @@ public final class VhostUserBackend: @unchecked Sendable {
     }
 
     /// Protocol features offered: CONFIG only for a device with a configuration space
-    /// (QEMU warns about an offer its device model cannot use).
+    /// (QEMU warns about an offer its device model cannot use), CRYPTO_SESSION only for a
+    /// device that keeps crypto sessions.
     public var offeredProtocolFeatures: VhostUserProtocolFeatures {
-        device.configSize > 0 ? Self.supportedProtocolFeatures.union(.config) : Self.supportedProtocolFeatures
+        var offered = Self.supportedProtocolFeatures
+        if device.configSize > 0 { offered.insert(.config) }
+        if device is CryptoSessionDevice { offered.insert(.cryptoSession) }
+        return offered
     }
 
     /// Virtio features offered to the front end (GET_FEATURES).
@@ -195,6 +199,18 @@ public final class VhostUserBackend: @unchecked Sendable {
         case let .gpuSetSocket(fd):
             guard let display = device as? DisplaySocketDevice else { throw .refused("GPU_SET_SOCKET for a \(device.deviceType) device") }
             display.displaySocketAttached(UnixSocket(adopting: fd))
+        case let .createCryptoSession(payload):
+            // QEMU waits for a reply of the size it sent; all bytes 0xFF read as session id -1 in every layout.
+            let refusal = [UInt8](repeating: 0xFF, count: payload.count)
+            guard let crypto = device as? CryptoSessionDevice else {
+                logger.warning("CREATE_CRYPTO_SESSION for a \(device.deviceType) device: answered with session id -1")
+                return refusal
+            }
+            let reply = crypto.createCryptoSession(payload)
+            return reply.count == payload.count ? reply : refusal
+        case let .closeCryptoSession(id):
+            guard let crypto = device as? CryptoSessionDevice else { throw .refused("CLOSE_CRYPTO_SESSION for a \(device.deviceType) device") }
+            guard crypto.closeCryptoSession(id) else { throw .refused("CLOSE_CRYPTO_SESSION: no session \(id)") }
         case let .vringKick(index):
             _ = try vring(index)
             kick(queue: Int(index))
@@ -246,7 +262,12 @@ public final class VhostUserBackend: @unchecked Sendable {
         guard value & ~offeredFeatures == 0 else {
             throw .refused("features 0x\(String(value, radix: 16)) include some not offered (offered 0x\(String(offeredFeatures, radix: 16)))")
         }
-        let features = VirtioFeatures(rawValue: value & ~vhostUserProtocolFeaturesBit)
+        var features = VirtioFeatures(rawValue: value & ~vhostUserProtocolFeaturesBit)
+        // QEMU's cryptodev-vhost never forwards the driver's features (it sends none) and never
+        // sends SET_VRING_ENABLE: its virtio-crypto-pci is modern-only, so the driver did accept
+        // VERSION_1 there, and its data queue is meant to run once started.
+        let cryptodev = device is CryptoSessionDevice
+        if cryptodev { features.insert(.version1) }
         // VIRTIO 1.2 §6.1: a modern-only device refuses a driver that did not accept VERSION_1.
         guard features.contains(.version1) else {
             ackedFeatures = nil
@@ -254,7 +275,7 @@ public final class VhostUserBackend: @unchecked Sendable {
                 + "with virtio-mmio pass -global virtio-mmio.force-legacy=false)")
         }
         ackedFeatures = features
-        if value & vhostUserProtocolFeaturesBit == 0 {
+        if value & vhostUserProtocolFeaturesBit == 0 || cryptodev {
             // Without protocol features rings start enabled (vhost-user.rst, "Ring states").
             for ring in vrings { ring.enabled = true }
         }
@@ -267,7 +288,8 @@ public final class VhostUserBackend: @unchecked Sendable {
         guard ring.size > 0, let address = ring.address else { throw .refused("queue \(ring.index) started before SET_VRING_NUM/ADDR") }
         do {
             let split = try SplitQueue(size: ring.size, addresses: try translate(address, size: ring.size),
-                                       memory: memory, features: features, nextAvailable: ring.base)
+                                       memory: memory, features: features, nextAvailable: ring.base,
+                                       driverFeaturesUnknown: device is CryptoSessionDevice)
             let queue = DeviceQueue(index: ring.index, ring: split, notifier: ring, logger: logger)
             ring.queue = queue
             if split.nextUsed != ring.base {

@@ -36,6 +36,12 @@ public enum VhostUserCommand: @unchecked Sendable {
     case remMemReg(MemoryRegionDescriptor)
     case setStatus(UInt8)
     case getStatus
+    /// virtio-crypto: QEMU's VhostUserCryptoSession, whose layout depends on QEMU's version, so
+    /// its bytes go to the device as they came (any size a message can have; the device refuses
+    /// what it does not know). The reply has the same size and carries the session id.
+    case createCryptoSession([UInt8])
+    /// virtio-crypto: the id of a session to close.
+    case closeCryptoSession(UInt64)
     /// A defined request AVP does not implement (and does not advertise the feature for).
     case unsupported(VhostUserRequest)
 
@@ -169,6 +175,8 @@ public enum VhostUserCommand: @unchecked Sendable {
             return .remMemReg(try region())
         case .setStatus: try fdCount(0); return .setStatus(UInt8(truncatingIfNeeded: try u64()))
         case .getStatus: try noPayload(); return .getStatus
+        case .createCryptoSession: try fdCount(0); return .createCryptoSession(payload)
+        case .closeCryptoSession: try fdCount(0); return .closeCryptoSession(try u64())
         default:
             return .unsupported(request)
         }
@@ -225,6 +233,8 @@ public enum VhostUserCommand: @unchecked Sendable {
         case let .remMemReg(d): w.write(UInt64(0)); region(d); return (.remMemReg, w.bytes, [])
         case let .setStatus(s): w.write(UInt64(s)); return (.setStatus, w.bytes, [])
         case .getStatus: return (.getStatus, [], [])
+        case let .createCryptoSession(bytes): return (.createCryptoSession, bytes, [])
+        case let .closeCryptoSession(id): w.write(id); return (.closeCryptoSession, w.bytes, [])
         case let .unsupported(request): return (request, [], [])
         }
     }
@@ -232,7 +242,8 @@ public enum VhostUserCommand: @unchecked Sendable {
     /// Requests whose reply is part of the message itself (not a REPLY_ACK).
     public var expectsReply: Bool {
         switch self {
-        case .getFeatures, .getProtocolFeatures, .getVringBase, .getQueueNum, .getConfig, .getMaxMemSlots, .getStatus:
+        case .getFeatures, .getProtocolFeatures, .getVringBase, .getQueueNum, .getConfig, .getMaxMemSlots, .getStatus,
+             .createCryptoSession:
             return true
         default:
             return false
