@@ -11,13 +11,17 @@ public final class ChildProcess: @unchecked Sendable {
     private var status: Int32?
 
     /// Spawns `executable` with `arguments`, appending its stdout and stderr to `logPath`.
-    public init(executable: String, arguments: [String], logPath: String) throws(Errno) {
+    /// `inheriting`: descriptors the child gets at `target` (each `source` above every target,
+    /// so no dup2 overwrites a source still to be duplicated; the sources may be close-on-exec).
+    public init(executable: String, arguments: [String], logPath: String,
+                inheriting: [(source: Int32, target: Int32)] = []) throws(Errno) {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, logPath, O_WRONLY | O_CREAT | O_APPEND, 0o640)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        for fd in inheriting { posix_spawn_file_actions_adddup2(&actions, fd.source, fd.target) }
 
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)

@@ -15,7 +15,8 @@ public enum VirtualHardware {
     /// An AVP device on its transport: its virtio device ID, the properties naming the AVP
     /// device and server behind it, and the SCMI topology if it is an SCMI device.
     struct PlacedDevice {
-        var id: UInt32
+        /// Its virtio device ID; nil for host hardware passed through (a PCI function of the host's).
+        var id: UInt32?
         var properties: [(String, DeviceTreeNode.Value)]
         var scmi: ScmiTopology?
     }
@@ -27,10 +28,11 @@ public enum VirtualHardware {
             .map { index, device in
                 let definition = device.kind.definition
                 let settings = platform.settings(of: device)
+                let id = definition.guestVirtioID(of: settings)?.rawValue
                 return PlacedDevice(
-                    id: definition.virtioID.rawValue,
-                    properties: [("avp,device", .string(device.kind.rawValue)), ("avp,virtio-device-id", .cells([definition.virtioID.rawValue])),
-                                 ("avp,server", .string(platform.serverName(of: device, in: vm, at: index) ?? ""))]
+                    id: id,
+                    properties: [("avp,device", .string(device.kind.rawValue))] + (id.map { [("avp,virtio-device-id", .cells([$0]))] } ?? [])
+                        + (platform.serverName(of: device, in: vm, at: index).map { [("avp,server", .string($0))] } ?? [])
                         + (settings.map { definition.deviceTreeProperties(of: $0) } ?? []),
                     scmi: (settings as? ScmiTopologyProviding)?.scmiTopology)
             }
@@ -82,10 +84,12 @@ public enum VirtualHardware {
         case .q35:
             let functions = devices.enumerated().map { slot, device in
                 // Slot 0 is the host bridge; devices follow in command-line order. Modern
-                // virtio-pci device IDs are 0x1040 plus the virtio device ID (VIRTIO 1.2 §4.1.2.1).
-                DeviceTreeNode("virtio@\(slot + 1),0", properties: [
-                    ("compatible", .string("pci1af4,\(String(0x1040 + device.id, radix: 16))")),
-                    ("reg", .cells([UInt32(slot + 1) << 11, 0, 0, 0, 0]))] + device.properties)
+                // virtio-pci device IDs are 0x1040 plus the virtio device ID (VIRTIO 1.2 §4.1.2.1);
+                // a host PCI function passed through keeps its own IDs (`avp,host-device` names it).
+                let reg: (String, DeviceTreeNode.Value) = ("reg", .cells([UInt32(slot + 1) << 11, 0, 0, 0, 0]))
+                guard let id = device.id else { return DeviceTreeNode("pci@\(slot + 1),0", properties: [reg] + device.properties) }
+                return DeviceTreeNode("virtio@\(slot + 1),0", properties: [
+                    ("compatible", .string("pci1af4,\(String(0x1040 + id, radix: 16))")), reg] + device.properties)
             }
             children.append(DeviceTreeNode("pcie@\(String(pciECAM, radix: 16))", properties: [
                 ("compatible", .string("pci-host-ecam-generic")), ("device_type", .string("pci")),

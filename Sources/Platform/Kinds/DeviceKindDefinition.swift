@@ -9,9 +9,12 @@ protocol DeviceKindDefinition {
     /// server's settings are those of every device that refers to it).
     associatedtype Settings: Sendable
 
+    /// A `VirtioDeviceType`, or `NoVirtioDevice` for a kind of host hardware (usb-host).
+    associatedtype VirtioID: VirtioIdentity = VirtioDeviceType
+
     static var kind: DeviceKind { get }
     /// VIRTIO 1.2 §5: the device ID the guest's driver binds to.
-    static var virtioID: VirtioDeviceType { get }
+    static var virtioID: VirtioID { get }
     /// Its options in the platform file, each with its schema (type, range, description).
     static var options: [any DeviceOption] { get }
     /// Whether the kind may be declared under `servers:` (one server for several VMs).
@@ -27,6 +30,9 @@ protocol DeviceKindDefinition {
     static func plan(_ slot: DeviceSlot<Settings>, into plan: inout PlanBuilder)
     /// Properties of its device-tree node beyond transport, kind, virtio ID and server.
     static func deviceTreeProperties(_ settings: Settings) -> [(String, DeviceTreeNode.Value)]
+    /// The host hardware the VM gets instead of a device an AVP server emulates, if any
+    /// ({AVPS-v2.0-9}, {AVPS-v2.0-33}); such a device has no server. Default: none.
+    static func hostDevice(_ settings: Settings) -> HostDevice?
 }
 
 /// Whether a kind may be declared under `servers:`. Kinds that refuse may still share a
@@ -79,8 +85,20 @@ extension DeviceKindDefinition {
         typed(settings).map { DeviceSlot(vm: vm, index: index, settings: $0, sharedServer: server) }
     }
 
+    static func hostDevice(_ settings: Settings) -> HostDevice? { nil }
+
+    /// The device's server, nil for host hardware passed through.
     static func serverName(vm: String, index: Int, settings: any Sendable, server: String?) -> String? {
-        slot(vm: vm, index: index, settings: settings, server: server).map(serverName)
+        slot(vm: vm, index: index, settings: settings, server: server).flatMap { hostDevice($0.settings) == nil ? serverName($0) : nil }
+    }
+
+    static func hostDevice(of settings: any Sendable) -> HostDevice? { typed(settings).flatMap(hostDevice) }
+
+    /// The virtio device ID the guest sees for a device with `settings`: the kind's, the host
+    /// device's, or nil for host hardware that is no virtio device.
+    static func guestVirtioID(of settings: (any Sendable)?) -> VirtioDeviceType? {
+        if let settings, let host = hostDevice(of: settings) { return host.virtioID }
+        return virtioID.deviceType
     }
 
     static func plan(vm: String, index: Int, settings: any Sendable, server: String?, into plan: inout PlanBuilder) {

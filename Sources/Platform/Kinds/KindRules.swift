@@ -32,6 +32,10 @@ struct KindRules {
     var scanouts: [String: [DisplayMode]] = [:]
     /// The roles declared under `audio:` (or the standard ones).
     var audioRoles = AudioRole.standard
+    /// The machine of the VM whose device is being resolved (nil for a shared server).
+    var machine: QemuCommandLine.Machine?
+    /// This host's sysfs, for the warnings about host devices named by the platform.
+    var host = HostPCI()
 
     /// The device's path in the file ("vms[0].devices[2]") and its user.
     var at = ""
@@ -58,6 +62,11 @@ struct KindRules {
     /// An error at one of the device's options (`option`), or at its `type:` when nil.
     mutating func error(_ option: String?, _ message: String, fix: String? = nil) {
         report.error(at + "." + (option ?? "type"), message, fix: fix)
+    }
+
+    /// A warning at one of the device's options (`option`), or at its `type:` when nil.
+    mutating func warning(_ option: String?, _ message: String, fix: String? = nil) {
+        report.warning(at + "." + (option ?? "type"), message, fix: fix)
     }
 
     func absolute(_ path: String) -> String {

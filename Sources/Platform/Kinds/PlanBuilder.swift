@@ -56,6 +56,18 @@ struct PlanBuilder {
         servers[index].onRestart = .restartsVMs(reason: reason)
     }
 
+    /// Host hardware for the VM, in its place among the vhost-user devices ({AVPS-v2.0-9}, {AVPS-v2.0-33}).
+    mutating func hostDevice(_ backing: QemuHostDevice.Backing, id: String) {
+        vm.command.hostDevices.append(.init(backing: backing, id: id, position: vm.command.vhostUserDevices.count))
+    }
+
+    /// A macvtap `avp up` creates on `parent` and whose tap QEMU inherits: returns its descriptor number.
+    mutating func macvtap(parent: String, mac: String, index: Int) -> Int32 {
+        let fd = Macvtap.firstDescriptor + Int32(vm.macvtaps.count)
+        vm.macvtaps.append(Macvtap(name: Macvtap.name(platform: platform.name, vm: vm.name, index: index), parent: parent, mac: mac, fd: fd))
+        return fd
+    }
+
     /// A vhost-user device whose server connects to the VM's socket: a server for this
     /// device alone, or the shared server it refers to (one socket per VM, one process).
     mutating func vhostUserDevice<Options: EndpointServeOptions>(_ slot: DeviceSlot<some Sendable>, kind: DeviceKind,

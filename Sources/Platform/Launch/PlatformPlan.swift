@@ -41,6 +41,8 @@ public struct PlatformPlan: Sendable {
         public var servers: [String]
         /// The VM's watchdog policy; its QMP socket is `command.watchdog`'s.
         public var watchdog: Platform.Watchdog? = nil
+        /// Macvtaps `avp up` creates for the VM; QEMU inherits each one's tap at its `fd`.
+        public var macvtaps: [Macvtap] = []
     }
 
     /// A disk image `avp up` creates when it does not exist (`size:` of a block device).

@@ -52,6 +52,8 @@ public struct QemuCommandLine: Sendable {
     public var kernelArguments: [String] = []
     public var serial = SerialConsole.file("/dev/null")
     public var vhostUserDevices: [VhostUserDevice] = []
+    /// Host hardware passed through (VFIO, a macvtap's tap), each at its `position` among `vhostUserDevices`.
+    public var hostDevices: [QemuHostDevice] = []
     /// One of QEMU's own virtio devices, for side-by-side comparisons with AVP's.
     public enum BuiltinDevice: Sendable, Equatable {
         /// virtio-rng with QEMU's default rng-builtin backend (getrandom(2)).
@@ -149,15 +151,22 @@ public struct QemuCommandLine: Sendable {
         }
         let reconnectOption = reconnect.map { "," + $0 } ?? ""
         let vhostMode = vhostUserServerMode ? ",server=on,wait=on" : ""
-        for d in vhostUserDevices {
+        for (i, d) in vhostUserDevices.enumerated() {
+            for h in hostDevices where h.position == i { a += h.arguments(on: machine) }
             a += ["-chardev", "socket,id=\(d.id),path=\(d.socketPath)\(vhostMode)"]
-            if d.model.throughNetdev {
+            let model = d.model.name(on: machine)
+            switch d.model.attachment {
+            case .netdev:
                 a += ["-netdev", "vhost-user,id=\(d.id)-net,chardev=\(d.id)",
-                      "-device", ([d.model.name(on: machine), "netdev=\(d.id)-net", "id=\(d.id)-dev"] + d.model.properties).joined(separator: ",")]
-            } else {
-                a += ["-device", ([d.model.name(on: machine), "chardev=\(d.id)", "id=\(d.id)-dev"] + d.model.properties).joined(separator: ",")]
+                      "-device", ([model, "netdev=\(d.id)-net", "id=\(d.id)-dev"] + d.model.properties).joined(separator: ",")]
+            case .cryptodev:
+                a += ["-object", "cryptodev-vhost-user,id=\(d.id)-crypto,chardev=\(d.id)",
+                      "-device", ([model, "cryptodev=\(d.id)-crypto", "id=\(d.id)-dev"] + d.model.properties).joined(separator: ",")]
+            case .chardev:
+                a += ["-device", ([model, "chardev=\(d.id)", "id=\(d.id)-dev"] + d.model.properties).joined(separator: ",")]
             }
         }
+        for h in hostDevices where h.position >= vhostUserDevices.count { a += h.arguments(on: machine) }
         if let consoleSocket {
             a += ["-device", "\(transportName("virtio-serial")),id=vserial0",
                   "-chardev", "socket,id=hvc0,path=\(consoleSocket)\(reconnectOption)",

@@ -72,6 +72,10 @@ public final class Supervisor: @unchecked Sendable {
         lock = try SupervisorLock.acquire(at: plan.state.lockPath, platform: plan.platform.name)
         defer { lock = nil }
         try plan.createMissingImages()
+        try HostDevicePreconditions.verify(plan)
+        let macvtaps = plan.vms.flatMap(\.macvtaps), macvtapLog = "\(plan.logDirectory)/macvtap.log"
+        try Macvtap.create(macvtaps, log: macvtapLog)
+        defer { Macvtap.delete(macvtaps, log: macvtapLog) }
 
         servers = plan.servers.map { Child(name: $0.name, kind: "server/" + $0.kind.rawValue) }
         vms = plan.vms.map { Child(name: $0.name, kind: "vm/" + $0.command.machine.rawValue) }
@@ -120,7 +124,11 @@ public final class Supervisor: @unchecked Sendable {
                 try UefiBoot.prepare(kernel: launch.command.kernel, initrd: launch.command.initrd,
                                      kernelArguments: launch.command.fullKernelArguments, disk: uefi.disk, variables: uefi.variables)
             }
-            child.process = try spawn(try QemuProcess.resolve(launch.command.qemu), launch.command.arguments, log: launch.logPath)
+            // Each macvtap's tap, opened for this boot, at the descriptor its `-netdev tap,fd=` names.
+            var taps: [(source: Int32, target: Int32)] = []
+            defer { for tap in taps { close(tap.source) } }
+            for tap in launch.macvtaps { taps.append((try tap.openTap(), tap.fd)) }
+            child.process = try spawn(try QemuProcess.resolve(launch.command.qemu), launch.command.arguments, log: launch.logPath, inheriting: taps)
             child.state = "running"
             child.watchdog?.vmStarted()
             logger.info("VM \(launch.name) started (pid \(child.process!.pid))")
@@ -211,11 +219,13 @@ public final class Supervisor: @unchecked Sendable {
     /// killed, its servers and VMs die with it instead of running on unsupervised.
     static let setpriv = FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv") ? "/usr/bin/setpriv" : nil
 
-    private func spawn(_ executable: String, _ arguments: [String], log: String) throws -> ChildProcess {
+    private func spawn(_ executable: String, _ arguments: [String], log: String,
+                       inheriting: [(source: Int32, target: Int32)] = []) throws -> ChildProcess {
         if let setpriv = Self.setpriv {
-            return try ChildProcess(executable: setpriv, arguments: ["--pdeathsig", "KILL", "--", executable] + arguments, logPath: log)
+            return try ChildProcess(executable: setpriv, arguments: ["--pdeathsig", "KILL", "--", executable] + arguments, logPath: log,
+                                    inheriting: inheriting)
         }
-        return try ChildProcess(executable: executable, arguments: arguments, logPath: log)
+        return try ChildProcess(executable: executable, arguments: arguments, logPath: log, inheriting: inheriting)
     }
 
     private func waitForSockets(_ launch: PlatformPlan.ServerLaunch) {

@@ -116,6 +116,7 @@ struct PlatformRules {
         }
         var devices: [Platform.Device] = []
         var counts: [DeviceKind: Int] = [:]
+        kinds.machine = machine
         for (d, device) in (spec.devices ?? []).enumerated() {
             if let resolved = resolveDevice(device, of: spec.name, at: "\(at).devices[\(d)]", index: d, servers: servers, counts: &counts) {
                 devices.append(resolved)
