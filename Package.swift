@@ -2,7 +2,7 @@
 import PackageDescription
 
 // AVP: the Automotive Virtual Platform (AVPS v2.0) as vhost-user device servers.
-// Layers, bottom to top: CAVPShim → SystemCalls → GuestMemory → Virtio → VhostUser → Devices → Platform → avp;
+// Layers, bottom to top: CAVPShim → SystemCalls → GuestMemory → Virtio → VhostUser → (FrontEnd, Devices) → Platform → avp;
 // CALSA (libasound) and CCrypto (libcrypto) sit under Devices alone.
 let package = Package(
     name: "AVP",

@@ -35,6 +35,8 @@ struct ConformanceCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The device kind behind --probe's socket (block, gpu, entropy, …).", valueName: "kind"))
     var kind: String?
 
+    @OptionGroup(title: "Probe options (with --probe)") var probeArguments: ProbeArguments
+
     func validate() throws {
         if (probe == nil) != (kind == nil) { throw ValidationError("--probe and --kind go together") }
         if probe != nil, runTests || platform != nil { throw ValidationError("--probe takes no platform file and no --run") }
@@ -43,7 +45,7 @@ struct ConformanceCommand: ParsableCommand {
     func run() throws {
         if let probe, let kind {
             // ProbeRunner (module FrontEnd) drives the back end; exit status 1 when a requirement is not met.
-            return try ProbeCommandLine.run(socket: probe, kind: kind, format: format)
+            return try ProbeCommandLine.run(socket: probe, kind: kind, options: probeArguments.options, format: format)
         }
         let location = try PackageLocation.find(explicit: tests, currentDirectory: FileManager.default.currentDirectoryPath,
                                                 executables: Self.executablePaths())
