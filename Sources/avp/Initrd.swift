@@ -8,7 +8,7 @@ struct Initrd: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write an initrd: the cached guest image plus a script for /init to run and optional host tools.")
     @Option(help: "Shell script (busybox sh) the guest runs before powering off.") var script: String
-    @Option(help: ArgumentHelp("Host program to copy into the guest with its libraries (repeat).", valueName: "program"))
+    @Option(help: ArgumentHelp("Host program (a name on PATH, or a path) to copy into the guest with its libraries (repeat).", valueName: "program"))
     var tool: [String] = []
     @Option(help: "Output file.") var output: String
 

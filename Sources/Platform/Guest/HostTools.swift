@@ -7,12 +7,13 @@ import Foundation
 public enum HostTools {
     public static let binDirectory = "usr/local/bin"
 
-    /// Layer files (relative path → contents) for `programs`, found on PATH or in /sbin, /usr/sbin.
+    /// Layer files (relative path → contents) for `programs`: names found on PATH or in /sbin,
+    /// /usr/sbin, or paths (a program built for the test, e.g. a static one).
     public static func files(for programs: [String]) throws -> [String: [UInt8]] {
         var files: [String: [UInt8]] = [:]
         for name in programs {
             let path = try locate(name)
-            files[binDirectory + "/" + name] = try read(path)
+            files[binDirectory + "/" + URL(fileURLWithPath: name).lastPathComponent] = try read(path)
             for library in try sharedLibraries(of: path) {
                 files[String(library.drop(while: { $0 == "/" }))] = try read(library)
             }
@@ -34,6 +35,12 @@ public enum HostTools {
     }
 
     static func locate(_ name: String) throws -> String {
+        if name.contains("/") {
+            guard FileManager.default.isExecutableFile(atPath: name) else {
+                throw PlatformError.missingFile(name, fix: "give the path of an executable program")
+            }
+            return name
+        }
         let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
         let dirs = path.split(separator: ":").map(String.init) + ["/sbin", "/usr/sbin", "/usr/bin", "/bin"]
         for dir in dirs where FileManager.default.isExecutableFile(atPath: dir + "/" + name) {
