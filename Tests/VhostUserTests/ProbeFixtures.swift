@@ -40,24 +40,28 @@ final class ProbeServer {
     }
 }
 
-/// A device that is `inner` with some feature bits withdrawn: a back end that does not offer them.
-final class FeatureMaskingDevice: VirtioDevice, @unchecked Sendable {
+/// A device that is `inner` with its offer edited: bits withdrawn (a back end that does not offer
+/// FLUSH) or added that it does not implement (a back end that offers VIRGL). Added bits are
+/// never passed on to `inner` when acknowledged.
+final class FeatureEditedDevice: VirtioDevice, @unchecked Sendable {
     let inner: VirtioDevice
+    let added: VirtioFeatures
     let withdrawn: VirtioFeatures
 
-    init(_ inner: VirtioDevice, withdrawing: VirtioFeatures) {
+    init(_ inner: VirtioDevice, adding: VirtioFeatures = [], withdrawing: VirtioFeatures = []) {
         self.inner = inner
+        added = adding
         withdrawn = withdrawing
     }
 
     var deviceType: VirtioDeviceType { inner.deviceType }
     var queueCount: Int { inner.queueCount }
     var maxQueueSize: UInt16 { inner.maxQueueSize }
-    var deviceFeatures: VirtioFeatures { inner.deviceFeatures.subtracting(withdrawn) }
+    var deviceFeatures: VirtioFeatures { inner.deviceFeatures.subtracting(withdrawn).union(added) }
     var configSize: Int { inner.configSize }
     func readConfig(offset: Int, count: Int) -> [UInt8]? { inner.readConfig(offset: offset, count: count) }
     func writeConfig(offset: Int, bytes: [UInt8]) -> Bool { inner.writeConfig(offset: offset, bytes: bytes) }
-    func acknowledge(features: VirtioFeatures) { inner.acknowledge(features: features) }
+    func acknowledge(features: VirtioFeatures) { inner.acknowledge(features: features.subtracting(added)) }
     func queueStarted(_ queue: DeviceQueue) { inner.queueStarted(queue) }
     func process(_ queue: DeviceQueue) { inner.process(queue) }
     func queueStopped(index: Int) { inner.queueStopped(index: index) }
@@ -124,31 +128,4 @@ final class StorageDaemon {
         while process.isRunning { MonotonicClock.sleep(milliseconds: 10) }
         try? FileManager.default.removeItem(atPath: directory)
     }
-}
-
-/// A device that is `inner` offering extra feature bits it does not implement (a back end that offers VIRGL).
-final class FeatureAddingDevice: VirtioDevice, @unchecked Sendable {
-    let inner: VirtioDevice
-    let added: VirtioFeatures
-
-    init(_ inner: VirtioDevice, adding: VirtioFeatures) {
-        self.inner = inner
-        added = adding
-    }
-
-    var deviceType: VirtioDeviceType { inner.deviceType }
-    var queueCount: Int { inner.queueCount }
-    var maxQueueSize: UInt16 { inner.maxQueueSize }
-    var deviceFeatures: VirtioFeatures { inner.deviceFeatures.union(added) }
-    var configSize: Int { inner.configSize }
-    func readConfig(offset: Int, count: Int) -> [UInt8]? { inner.readConfig(offset: offset, count: count) }
-    func writeConfig(offset: Int, bytes: [UInt8]) -> Bool { inner.writeConfig(offset: offset, bytes: bytes) }
-    func acknowledge(features: VirtioFeatures) { inner.acknowledge(features: features.subtracting(added)) }
-    func queueStarted(_ queue: DeviceQueue) { inner.queueStarted(queue) }
-    func process(_ queue: DeviceQueue) { inner.process(queue) }
-    func queueStopped(index: Int) { inner.queueStopped(index: index) }
-    func reset() { inner.reset() }
-    var eventDescriptors: [Int32] { inner.eventDescriptors }
-    var eventGeneration: Int { inner.eventGeneration }
-    func handleEvent(descriptor: Int32) { inner.handleEvent(descriptor: descriptor) }
 }

@@ -22,7 +22,7 @@ import Virtio
     /// A GPU that offers VIRGL: {AVPS-v2.0-19} is not met (the probe still drives it in 2D).
     @Test func avps19VirglOfferedIsNotMet() throws {
         let server = try ProbeServer { _ in
-            FeatureAddingDevice(GpuDevice(modes: [.standard], logger: Logger(label: "test.probe.gpu")), adding: VirtioFeatures(bit: 0))
+            FeatureEditedDevice(GpuDevice(modes: [.standard], logger: Logger(label: "test.probe.gpu")), adding: VirtioFeatures(bit: 0))
         }
         let report = try ProbeRunner.run(socket: server.socketPath, kind: "gpu")
         #expect(report.finding(19)?.verdict == .notMet)

@@ -35,7 +35,7 @@ import Virtio
     }
 
     @Test func avps5BackEndWithoutFlushIsNotMet() throws {
-        let server = try ProbeServer.block { FeatureMaskingDevice($0, withdrawing: [BlockFeature.flush, BlockFeature.discard]) }
+        let server = try ProbeServer.block { FeatureEditedDevice($0, withdrawing: [BlockFeature.flush, BlockFeature.discard]) }
         let report = try ProbeRunner.run(socket: server.socketPath, kind: "block", options: ProbeOptions(allowWrites: true))
         #expect(report.finding(5)?.verdict == .notMet, "\(report.text)")
         #expect(report.finding(5)?.summary == "VIRTIO_BLK_F_FLUSH (bit 9) not offered")

@@ -258,16 +258,18 @@ public final class VhostUserBackend: @unchecked Sendable {
         device.reset()
     }
 
+    /// QEMU's cryptodev-vhost never forwards the driver's features (SET_FEATURES carries none) and
+    /// never sends SET_VRING_ENABLE. Its virtio-crypto-pci is modern-only, so the driver did accept
+    /// VERSION_1 there; its ring runs once started; and whether the driver took INDIRECT_DESC or
+    /// EVENT_IDX is unknown here (`SplitQueue.driverFeaturesUnknown`).
+    private var frontEndWithholdsDriverFeatures: Bool { device is CryptoSessionDevice }
+
     private func setFeatures(_ value: UInt64) throws(VhostUserError) {
         guard value & ~offeredFeatures == 0 else {
             throw .refused("features 0x\(String(value, radix: 16)) include some not offered (offered 0x\(String(offeredFeatures, radix: 16)))")
         }
         var features = VirtioFeatures(rawValue: value & ~vhostUserProtocolFeaturesBit)
-        // QEMU's cryptodev-vhost never forwards the driver's features (it sends none) and never
-        // sends SET_VRING_ENABLE: its virtio-crypto-pci is modern-only, so the driver did accept
-        // VERSION_1 there, and its data queue is meant to run once started.
-        let cryptodev = device is CryptoSessionDevice
-        if cryptodev { features.insert(.version1) }
+        if frontEndWithholdsDriverFeatures { features.insert(.version1) }
         // VIRTIO 1.2 §6.1: a modern-only device refuses a driver that did not accept VERSION_1.
         guard features.contains(.version1) else {
             ackedFeatures = nil
@@ -275,7 +277,7 @@ public final class VhostUserBackend: @unchecked Sendable {
                 + "with virtio-mmio pass -global virtio-mmio.force-legacy=false)")
         }
         ackedFeatures = features
-        if value & vhostUserProtocolFeaturesBit == 0 || cryptodev {
+        if value & vhostUserProtocolFeaturesBit == 0 || frontEndWithholdsDriverFeatures {
             // Without protocol features rings start enabled (vhost-user.rst, "Ring states").
             for ring in vrings { ring.enabled = true }
         }
@@ -289,7 +291,7 @@ public final class VhostUserBackend: @unchecked Sendable {
         do {
             let split = try SplitQueue(size: ring.size, addresses: try translate(address, size: ring.size),
                                        memory: memory, features: features, nextAvailable: ring.base,
-                                       driverFeaturesUnknown: device is CryptoSessionDevice)
+                                       driverFeaturesUnknown: frontEndWithholdsDriverFeatures)
             let queue = DeviceQueue(index: ring.index, ring: split, notifier: ring, logger: logger)
             ring.queue = queue
             if split.nextUsed != ring.base {
