@@ -1,23 +1,28 @@
 #define _GNU_SOURCE
 #include "avp_sandbox.h"
 
+#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
 #include <sys/prctl.h>
-#include <sys/stat.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/capability.h>
 
 #define FAIL(name) do { if (step) *step = (name); return -1; } while (0)
 
-int avp_sandbox_fork(const char **step) {
+/// The signal that asks each thread to drop its capabilities.
+#define AVP_SANDBOX_BROADCAST_SIGNAL (SIGRTMAX - 2)
+
+int avp_sandbox_fork(int keep, const char **step) {
     sigset_t forwarded, previous;
     sigemptyset(&forwarded);
     int signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD};
@@ -29,9 +34,15 @@ int avp_sandbox_fork(const char **step) {
     if (child == 0) {
         // The parent going away (even SIGKILLed) takes the server, and so the namespace, with it.
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) FAIL("PR_SET_PDEATHSIG");
+        // The mask came from whoever started the server (a test runner's thread may block every
+        // signal); threads inherit it. The capability broadcast and the seccomp handler need theirs.
+        sigdelset(&previous, AVP_SANDBOX_BROADCAST_SIGNAL);
+        sigdelset(&previous, SIGSYS);
         sigprocmask(SIG_SETMASK, &previous, NULL);
-        if (unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP) != 0)
-            FAIL("unshare(CLONE_NEWNS|CLONE_NEWNET|CLONE_NEWIPC|CLONE_NEWUTS|CLONE_NEWCGROUP)");
+        int flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWCGROUP;
+        if (!(keep & AVP_SANDBOX_KEEP_NET)) flags |= CLONE_NEWNET;
+        if (!(keep & AVP_SANDBOX_KEEP_IPC)) flags |= CLONE_NEWIPC;
+        if (unshare(flags) != 0) FAIL("unshare(CLONE_NEWNS|CLONE_NEWNET|CLONE_NEWIPC|CLONE_NEWUTS|CLONE_NEWCGROUP)");
         return 0;
     }
     // The parent: a waiter that passes termination signals on and reports how the child ended.
@@ -51,54 +62,8 @@ int avp_sandbox_fork(const char **step) {
     }
 }
 
-static int make_dir(const char *path) { return mkdir(path, 0755) == 0 || errno == EEXIST ? 0 : -1; }
-
-int avp_sandbox_pivot(const char *share, int read_only, const char *const *dirs, int count, const char **step) {
-    if (count < 0 || count > 64) { errno = EINVAL; FAIL("socket directories"); }
-    // Descriptors first: the mounts below may hide the paths (a share under /tmp, say).
-    int share_fd = open(share, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (share_fd < 0) FAIL("open the shared directory");
-    int dir_fds[64];
-    for (int i = 0; i < count; i++) {
-        dir_fds[i] = open(dirs[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (dir_fds[i] < 0) FAIL("open a socket directory");
-    }
-    // Nothing mounted here reaches the host's namespace, and nothing mounted there reaches here.
-    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) FAIL("mount --make-rprivate /");
-    const char *root = "/tmp";
-    if (mount("avp-sandbox", root, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=64k,nr_inodes=256,mode=0755") != 0) FAIL("mount tmpfs");
-    char path[128], source[64];
-    if (make_dir("/tmp/share") || make_dir("/tmp/proc") || make_dir("/tmp/sockets")) FAIL("mkdir in the new root");
-    snprintf(source, sizeof source, "/proc/self/fd/%d", share_fd);
-    if (mount(source, "/tmp/share", NULL, MS_BIND | MS_REC, NULL) != 0) FAIL("bind-mount the shared directory");
-    unsigned long flags = MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV | (read_only ? MS_RDONLY : 0);
-    if (mount(NULL, "/tmp/share", NULL, flags, NULL) != 0) FAIL("remount the shared directory nosuid,nodev");
-    for (int i = 0; i < count; i++) {
-        snprintf(path, sizeof path, "/tmp/sockets/%d", i);
-        snprintf(source, sizeof source, "/proc/self/fd/%d", dir_fds[i]);
-        if (make_dir(path) || mount(source, path, NULL, MS_BIND, NULL) != 0) FAIL("bind-mount a socket directory");
-        if (mount(NULL, path, NULL, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0) FAIL("remount a socket directory");
-    }
-    // Processes only (subset=pid, Linux 5.8): /proc/sys, writable by uid 0 without any capability,
-    // would let the server change host-wide settings (kernel.core_pattern runs a program as host root).
-    // Where subset=pid is unknown, /proc/sys is made read-only instead.
-    unsigned long proc_flags = MS_NOSUID | MS_NODEV | MS_NOEXEC;
-    if (mount("proc", "/tmp/proc", "proc", proc_flags, "subset=pid") != 0) {
-        if (mount("proc", "/tmp/proc", "proc", proc_flags, NULL) != 0) FAIL("mount proc");
-        if (mount("/tmp/proc/sys", "/tmp/proc/sys", NULL, MS_BIND | MS_REC, NULL) != 0
-            || mount(NULL, "/tmp/proc/sys", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | proc_flags, NULL) != 0) FAIL("remount /proc/sys read-only");
-    }
-    if (chdir(root) != 0) FAIL("chdir to the new root");
-    if (syscall(SYS_pivot_root, ".", ".") != 0) FAIL("pivot_root");
-    if (umount2(".", MNT_DETACH) != 0) FAIL("detach the old root");
-    if (chdir("/") != 0) FAIL("chdir /");
-    if (mount(NULL, "/", NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0) FAIL("remount the new root read-only");
-    close(share_fd);
-    for (int i = 0; i < count; i++) close(dir_fds[i]);
-    return 0;
-}
-
-int avp_sandbox_drop_capabilities(uint64_t keep, const char **step) {
+/// This thread's capabilities cut to `keep`, and no_new_privs: the calling thread's credentials only.
+static int drop_own(uint64_t keep, const char **step) {
     for (int cap = 0; cap <= 63; cap++) {
         if (keep & (1ULL << cap)) continue;
         if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) FAIL("PR_CAPBSET_DROP");
@@ -116,5 +81,89 @@ int avp_sandbox_drop_capabilities(uint64_t keep, const char **step) {
     }
     if (syscall(SYS_capset, &header, data) != 0) FAIL("capset");
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) FAIL("PR_SET_NO_NEW_PRIVS");
+    return 0;
+}
+
+// Capabilities belong to each thread (struct cred), not to the process: a server whose threads
+// already run (its hub, its timers) has each of them drop its own, from a signal handler, the way
+// glibc's setuid reaches every thread. The handler records the thread and the outcome.
+enum { max_threads = 4096 };
+static uint64_t broadcast_keep;
+static _Atomic int broadcast_failed;
+static _Atomic int broadcast_count;
+static pid_t broadcast_done[max_threads];
+
+static void drop_in_thread(int sig) {
+    (void)sig;
+    int saved = errno;
+    if (drop_own(broadcast_keep, NULL) != 0) atomic_fetch_add(&broadcast_failed, 1);
+    int slot = atomic_fetch_add(&broadcast_count, 1);
+    if (slot < max_threads) broadcast_done[slot] = (pid_t)syscall(SYS_gettid);
+    errno = saved;
+}
+
+static int was_done(pid_t tid) {
+    int n = atomic_load(&broadcast_count);
+    for (int i = 0; i < n && i < max_threads; i++) if (broadcast_done[i] == tid) return 1;
+    return 0;
+}
+
+/// Signals every thread not yet done once; returns how many were signalled (-1 on error).
+static int signal_others(int sig, pid_t self) {
+    DIR *dir = opendir("/proc/self/task");
+    if (!dir) return -1;
+    int sent = 0;
+    struct dirent *entry;
+    while ((entry = readdir(dir))) {
+        pid_t tid = (pid_t)atoi(entry->d_name);
+        if (tid <= 0 || tid == self || was_done(tid)) continue;
+        if (syscall(SYS_tgkill, getpid(), tid, sig) == 0) sent++;
+        else if (errno != ESRCH) { closedir(dir); return -1; }
+    }
+    closedir(dir);
+    return sent;
+}
+
+int avp_sandbox_drop_capabilities(uint64_t keep, const char **step) {
+    if (drop_own(keep, step) != 0) return -1;
+    int sig = AVP_SANDBOX_BROADCAST_SIGNAL;
+    broadcast_keep = keep;
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = drop_in_thread;
+    action.sa_flags = SA_RESTART;
+    sigfillset(&action.sa_mask);
+    if (sigaction(sig, &action, NULL) != 0) FAIL("sigaction");
+    pid_t self = (pid_t)syscall(SYS_gettid);
+    // Until a pass finds no thread left to signal: one started meanwhile inherits its creator's set,
+    // which may still be the full one. Each pass waits (at most 2 s) for the handlers it started.
+    for (int pass = 0; pass < 16; pass++) {
+        int before = atomic_load(&broadcast_count);
+        int sent = signal_others(sig, self);
+        if (sent < 0) FAIL("signal the other threads");
+        if (sent == 0) break;
+        struct timespec tick = {0, 1000000};
+        for (int waited = 0; atomic_load(&broadcast_count) - before < sent && waited < 2000; waited++) nanosleep(&tick, NULL);
+        if (atomic_load(&broadcast_count) - before < sent) { errno = ETIMEDOUT; FAIL("a thread did not drop its capabilities (signal blocked?)"); }
+    }
+    // The handler stays: a signal still on its way must not meet the default action (terminate).
+    if (atomic_load(&broadcast_failed) != 0) { errno = EPERM; FAIL("a thread could not drop its capabilities"); }
+    return 0;
+}
+
+/// Sets `resource` to `value` (soft and hard); where the hard limit is lower and may not be raised,
+/// to that hard limit: the sandbox never loosens a limit it was given.
+static int set_limit(int resource, uint64_t value) {
+    struct rlimit limit = {value, value};
+    if (setrlimit(resource, &limit) == 0) return 0;
+    struct rlimit current;
+    if (errno != EPERM || getrlimit(resource, &current) != 0 || current.rlim_max >= value) return -1;
+    limit.rlim_cur = limit.rlim_max = current.rlim_max;
+    return setrlimit(resource, &limit);
+}
+
+int avp_sandbox_limit(uint64_t open_files, uint64_t address_space, const char **step) {
+    if (open_files && set_limit(RLIMIT_NOFILE, open_files) != 0) FAIL("setrlimit(RLIMIT_NOFILE)");
+    if (address_space && set_limit(RLIMIT_AS, address_space) != 0) FAIL("setrlimit(RLIMIT_AS)");
     return 0;
 }

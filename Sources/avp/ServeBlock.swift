@@ -19,7 +19,7 @@ struct ServeBlock: ParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     func run() throws {
-        try ServeLifecycle.run("block", logging: logging) { logger in
+        try ServeLifecycle.run("block", logging: logging, sandbox: activeSandbox) { logger in
             let endpoints = options.endpoints.all
             let devices = try endpoints.map { _ in try BlockDevice(options: options.deviceOptions, logger: logger) }
             let servers = try zip(endpoints, devices).map { try VhostUserServer(endpoint: $0, device: $1, logger: logger) }

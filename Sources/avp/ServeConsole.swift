@@ -20,7 +20,7 @@ struct ServeConsole: ParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     func run() throws {
-        try ServeLifecycle.run("console", logging: logging) { logger in
+        try ServeLifecycle.run("console", logging: logging, sandbox: activeSandbox) { logger in
             let hub = try ConsoleHub(guestSocket: options.socket, attachSocket: options.attach, logPath: options.log, logger: logger)
             try hub.start()
             let device = try options.vhostUser.map { path in

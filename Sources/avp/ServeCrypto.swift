@@ -24,16 +24,27 @@ struct ServeCrypto: ParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     func run() throws {
-        try ServeLifecycle.run("crypto", logging: logging) { logger in
+        try ServeLifecycle.run("crypto", logging: logging, sandbox: activeSandbox) { logger in
             // One device (one session table, one limit) per front end: per-VM isolation of keys.
             let endpoints = options.endpoints.all
             let devices = endpoints.map { _ in CryptoDevice(maxSessions: options.maxSessions, logger: logger) }
             let servers = try zip(endpoints, devices).map { try VhostUserServer(endpoint: $0, device: $1, logger: logger) }
+            Self.warmUpLibcrypto()
             return .init(servers: servers) {
                 for (endpoint, device) in zip(endpoints, devices) {
                     logger.notice("statistics \(endpoint.path): \(device.requestsServed) requests, \(device.bytesProcessed) bytes, \(device.openSessions) sessions open")
                 }
             }
+        }
+    }
+
+    /// libcrypto reads its configuration (openssl.cnf) and sets up its providers on first use: done
+    /// here, before the sandbox hides those files, with a throwaway key for each cipher.
+    static func warmUpLibcrypto() {
+        let key = [UInt8](repeating: 0x5A, count: 32)
+        for algorithm in [CipherAlgorithm.aesCBC, .aesCTR, .aesXTS] {
+            let secret = key.withUnsafeBytes { SecretBytes(copying: $0) }
+            _ = try? OpenSSLCipher(algorithm: algorithm, direction: .encrypt, key: secret)
         }
     }
 }

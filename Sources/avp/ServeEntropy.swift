@@ -20,7 +20,7 @@ struct ServeEntropy: ParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     func run() throws {
-        try ServeLifecycle.run("entropy", logging: logging) { logger in
+        try ServeLifecycle.run("entropy", logging: logging, sandbox: activeSandbox) { logger in
             // One device and one worker thread per front end (vhost-user is one-to-one).
             .init(servers: try options.endpoints.all.map {
                 try VhostUserServer(endpoint: $0, device: EntropyDevice(logger: logger), logger: logger)

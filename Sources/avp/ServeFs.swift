@@ -50,7 +50,7 @@ struct ServeFs: ParsableCommand {
             var share = options.sharedDir
             if options.sandbox == .namespace {
                 let directories = Self.socketDirectories(endpoints)
-                try ServerSandbox.isolate()
+                try ServerSandbox.isolate(sandboxProfile)
                 try ServerSandbox.pivot(share: share, readOnly: options.readOnly, socketDirectories: directories.list)
                 endpoints = endpoints.map { directories.inside($0) }
                 share = ServerSandbox.sharePath
@@ -62,8 +62,7 @@ struct ServeFs: ParsableCommand {
                 return try VhostUserServer(endpoint: endpoint, device: device, logger: logger)
             }
             if options.sandbox == .namespace {
-                try ServerSandbox.dropCapabilities(keeping: Self.keptCapabilities)
-                try ServerSandbox.installFileSystemFilter()
+                try ServerSandbox.restrict(sandboxProfile)
             }
             let sandboxed = options.sandbox == .namespace ? "sandboxed" : "not sandboxed"
             let mapping = owners == .identity ? "" : ", uids \(owners.uids), gids \(owners.gids)"

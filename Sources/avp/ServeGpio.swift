@@ -27,7 +27,7 @@ struct ServeGpio: ParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     func run() throws {
-        try ServeLifecycle.run("gpio", logging: logging) { logger in
+        try ServeLifecycle.run("gpio", logging: logging, sandbox: activeSandbox) { logger in
             let provider: any GpioLineProvider
             if let chip = options.chip {
                 provider = try GpioChipLines(path: chip, lines: options.blockLines.map(\.layoutEntry), logger: logger)

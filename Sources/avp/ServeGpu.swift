@@ -31,7 +31,7 @@ struct ServeGpu: ParsableCommand {
     }
 
     func run() throws {
-        try ServeLifecycle.run("gpu", logging: logging) { logger in
+        try ServeLifecycle.run("gpu", logging: logging, sandbox: activeSandbox) { logger in
             // Composition first, so every VM's device can hand it its scanouts from the start.
             let policies = try options.displayPolicies
             let compositor = policies.isEmpty ? nil : try Compositor(displays: policies, logger: logger)

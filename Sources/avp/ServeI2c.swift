@@ -30,7 +30,7 @@ struct ServeI2c: ParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     func run() throws {
-        try ServeLifecycle.run("i2c", logging: logging) { logger in
+        try ServeLifecycle.run("i2c", logging: logging, sandbox: activeSandbox) { logger in
             var served: [I2cControlServer.Served] = []
             var servers: [VhostUserServer] = []
             for (name, endpoint, targets) in options.servedVMs {

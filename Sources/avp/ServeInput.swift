@@ -22,7 +22,7 @@ struct ServeInput: ParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     func run() throws {
-        try ServeLifecycle.run("input", logging: logging) { logger in
+        try ServeLifecycle.run("input", logging: logging, sandbox: activeSandbox) { logger in
             let screen = try Touchscreen(width: options.size.width, height: options.size.height, name: options.name, logger: logger)
             let server = try VhostUserServer(endpoint: options.endpoints.all[0], device: screen.device, logger: logger)
             let source = try options.eventsSocket.map { try TouchEventsSocket(path: $0, logger: logger) }

@@ -29,7 +29,7 @@ struct ServeScmi: ParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     func run() throws {
-        try ServeLifecycle.run("scmi", logging: logging) { logger in
+        try ServeLifecycle.run("scmi", logging: logging, sandbox: activeSandbox) { logger in
             var trace: ScmiSignalTrace?
             if let file = options.signals {
                 let text = try String(contentsOfFile: file, encoding: .utf8)

@@ -25,7 +25,7 @@ struct ServeSound: ParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     func run() throws {
-        try ServeLifecycle.run("sound", logging: logging) { logger in
+        try ServeLifecycle.run("sound", logging: logging, sandbox: activeSandbox) { logger in
             let format = options.outputStreamFormat
             let output: any SoundOutput
             if let path = options.output {

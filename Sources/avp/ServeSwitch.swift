@@ -34,7 +34,7 @@ struct ServeSwitch: ParsableCommand {
     }
 
     func run() throws {
-        try ServeLifecycle.run("switch", logging: logging) { logger in
+        try ServeLifecycle.run("switch", logging: logging, sandbox: activeSandbox) { logger in
             let fabric = EthernetSwitch()
             let servers = try options.port.map { port in
                 let device = try SwitchPort(policy: port.policy, switch: fabric, logger: logger)

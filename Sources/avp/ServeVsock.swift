@@ -22,7 +22,7 @@ struct ServeVsock: ParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     func run() throws {
-        try ServeLifecycle.run("vsock", logging: logging) { logger in
+        try ServeLifecycle.run("vsock", logging: logging, sandbox: activeSandbox) { logger in
             let router = VsockRouter(allowedPairs: try options.allowedCIDPairs())
             let servers = try options.vm.map { vm in
                 try VhostUserServer(endpoint: vm.endpoint,

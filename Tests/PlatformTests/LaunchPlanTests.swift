@@ -18,7 +18,7 @@ import Testing
             """)
         let rng = try #require(p.servers.first { $0.name == "rng" })
         #expect(rng.arguments == ["serve", "entropy", "--connect", "/tmp/avp-test-state/sockets/rng-a.sock",
-                                  "--connect", "/tmp/avp-test-state/sockets/rng-b.sock"])
+                                  "--connect", "/tmp/avp-test-state/sockets/rng-b.sock", "--sandbox", "namespace"])
         #expect(p.servers.map(\.name).sorted() == ["a-console1", "b-block1", "rng"])
         let a = try #require(p.vms.first { $0.name == "a" })
         let args = a.command.arguments.joined(separator: " ")

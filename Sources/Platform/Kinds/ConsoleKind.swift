@@ -48,10 +48,13 @@ public struct ConsoleServeOptions: ServeOptions {
                                valueName: "socket"))
     public var vhostUser: String?
 
+    @Option(help: SandboxMode.help) public var sandbox: SandboxMode = .namespace
+
     public init() {}
 
     public init(socket: String, attach: String, log: String, vhostUser: String?) {
         self = .with {
+            $0.sandbox = .namespace
             $0.socket = socket
             $0.attach = attach
             $0.log = log
@@ -60,6 +63,6 @@ public struct ConsoleServeOptions: ServeOptions {
     }
 
     public var arguments: [String] {
-        ["--socket", socket, "--attach", attach, "--log", log] + (vhostUser.map { ["--vhost-user", $0] } ?? [])
+        ["--socket", socket, "--attach", attach, "--log", log] + (vhostUser.map { ["--vhost-user", $0] } ?? []) + sandbox.arguments
     }
 }

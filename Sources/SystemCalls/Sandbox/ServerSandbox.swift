@@ -4,16 +4,16 @@ import Glibc
 import CAVPShim
 
 /// Confining a device server after it has what it needs from the host (issue 12 for `avp serve
-/// fs`): its own PID, mount, network and IPC namespaces; a root that holds only the shared
-/// directory, a /proc of its own and the directories of its vhost-user sockets; a reduced set of
-/// capabilities with no_new_privs; a seccomp allow-list. The steps are C (CAVPShim sandbox.c)
-/// because they depend on process state Swift does not show: `isolate` forks, so it must run
-/// while the process has one thread.
+/// fs`, issue 16 for every `avp serve`): its own PID, mount, network and IPC namespaces; a root
+/// that holds only what its `SandboxProfile` names and its own /proc; the capabilities the profile
+/// keeps, with no_new_privs; resource limits; a seccomp allow-list. The steps are C (CAVPShim
+/// sandbox*.c) because they depend on process state Swift does not show: `isolate` forks, so it
+/// must run while the process has one thread. docs/sandbox.md.
 public enum ServerSandbox {
-    /// Where the shared directory is inside the sandbox.
+    /// Where the shared directory is inside the file-system server's sandbox.
     public static let sharePath = "/share"
 
-    /// Where the directory of socket `index` (in `pivot`'s list) is inside the sandbox.
+    /// Where the directory of socket `index` (in `pivot`'s list) is inside the file-system server's sandbox.
     public static func socketDirectory(_ index: Int) -> String { "/sockets/\(index)" }
 
     /// Capabilities by number (linux/capability.h).
@@ -33,15 +33,20 @@ public enum ServerSandbox {
         }
     }
 
-    /// Forks into new namespaces; returns in the child (PID 1 of its namespace). The parent waits
-    /// for it, passes termination signals on and exits with its status, never returning here.
-    public static func isolate() throws(Failure) {
+    /// Forks into new namespaces (the host's network or IPC namespace kept where `profile` says);
+    /// returns in the child (PID 1 of its namespace). The parent waits for it, passes termination
+    /// signals on and exits with its status, never returning here.
+    public static func isolate(_ profile: SandboxProfile = .fileSystemDefaults) throws(Failure) {
+        guard geteuid() == 0 else {
+            throw Failure(step: "namespaces for '\(profile.kind)' (running as uid \(geteuid()), not root)", code: EPERM)
+        }
         let threads = threadCount
         guard threads == 1 else { throw Failure(step: "fork with \(threads) threads running (it must come first)", code: EBUSY) }
-        try check { avp_sandbox_fork(&$0) }
+        let keep = (profile.keepsHostNetwork ? Int32(AVP_SANDBOX_KEEP_NET) : 0) | (profile.keepsHostIPC ? Int32(AVP_SANDBOX_KEEP_IPC) : 0)
+        try check { avp_sandbox_fork(keep, &$0) }
     }
 
-    /// Pivots into a root of its own with the share at `sharePath` and each of `socketDirectories`
+    /// The file-system server's root: the share at `sharePath` and each of `socketDirectories`
     /// at `socketDirectory(i)`.
     public static func pivot(share: String, readOnly: Bool, socketDirectories: [String]) throws(Failure) {
         let copies = socketDirectories.map { strdup($0) }
@@ -53,15 +58,35 @@ public enum ServerSandbox {
         }
     }
 
-    /// Keeps `capabilities` only; sets no_new_privs.
-    public static func dropCapabilities(keeping capabilities: [Capability]) throws(Failure) {
-        let mask = capabilities.reduce(UInt64(0)) { $0 | 1 << UInt64($1.rawValue) }
-        try check { avp_sandbox_drop_capabilities(mask, &$0) }
+    /// Every other server's root: each of `profile.directories` at its own host path.
+    public static func pivot(_ profile: SandboxProfile) throws(Failure) {
+        let copies = profile.directories.map { strdup($0.path) }
+        defer { copies.forEach { free($0) } }
+        var pointers: [UnsafePointer<CChar>?] = copies.map { UnsafePointer($0) }
+        var writable = profile.directories.map { Int32($0.writable ? 1 : 0) }
+        let count = Int32(pointers.count)
+        try check { step in
+            pointers.withUnsafeMutableBufferPointer { paths in
+                writable.withUnsafeMutableBufferPointer { avp_sandbox_pivot_mirrored(paths.baseAddress, $0.baseAddress, count, &step) }
+            }
+        }
     }
 
-    /// The file-system server's seccomp allow-list, on every thread.
-    public static func installFileSystemFilter() throws(Failure) {
-        try check { avp_sandbox_seccomp_fs(&$0) }
+    /// What follows the root: the limits, capabilities cut to the profile's (every thread),
+    /// no_new_privs, then the allow-list (every thread). Last, since the filter forbids what comes before.
+    public static func restrict(_ profile: SandboxProfile) throws(Failure) {
+        // Limits first: raising a hard limit (more open files than the inherited hard limit) takes CAP_SYS_RESOURCE.
+        try check { avp_sandbox_limit(UInt64(profile.openFiles), profile.addressSpace, &$0) }
+        let mask = profile.capabilities.reduce(UInt64(0)) { $0 | 1 << UInt64($1.rawValue) }
+        try check { avp_sandbox_drop_capabilities(mask, &$0) }
+        try check { avp_sandbox_seccomp(profile.syscalls.rawValue, &$0) }
+    }
+
+    /// `pivot` then `restrict`: the whole confinement of a server that has opened what it needs
+    /// (after `isolate`, which must come before any thread).
+    public static func confine(_ profile: SandboxProfile) throws(Failure) {
+        try pivot(profile)
+        try restrict(profile)
     }
 
     private static func check(_ call: (inout UnsafePointer<CChar>?) -> Int32) throws(Failure) {

@@ -24,10 +24,13 @@ public struct BlockServeOptions: EndpointServeOptions {
     @Option(help: "Logical block size shown to the guest: 512, 1024, 2048 or 4096.")
     public var blockSize: UInt32 = 512
 
+    @Option(help: SandboxMode.help) public var sandbox: SandboxMode = .namespace
+
     public init() {}
 
     public init(endpoints: ServeEndpoints, options: BlockDeviceOptions) {
         self = .with {
+            $0.sandbox = .namespace
             $0.endpoints = endpoints
             $0.file = options.imagePath
             $0.readOnly = options.readOnly
@@ -57,7 +60,7 @@ public struct BlockServeOptions: EndpointServeOptions {
         if direct { a.append("--direct") }
         if !serial.isEmpty { a += ["--serial", serial] }
         if blockSize != 512 { a += ["--block-size", String(blockSize)] }
-        return a
+        return a + sandbox.arguments
     }
 
     public func validate() throws {

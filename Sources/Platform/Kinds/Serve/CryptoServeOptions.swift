@@ -13,10 +13,13 @@ public struct CryptoServeOptions: EndpointServeOptions {
                                valueName: "n"))
     public var maxSessions: Int = CryptoServeOptions.defaultMaxSessions
 
+    @Option(help: SandboxMode.help) public var sandbox: SandboxMode = .namespace
+
     public init() {}
 
     public init(endpoints: ServeEndpoints, maxSessions: Int = CryptoServeOptions.defaultMaxSessions) {
         self = .with {
+            $0.sandbox = .namespace
             $0.endpoints = endpoints
             $0.maxSessions = maxSessions
         }
@@ -24,7 +27,7 @@ public struct CryptoServeOptions: EndpointServeOptions {
 
     public var arguments: [String] {
         endpoints.arguments
-            + (maxSessions == Self.defaultMaxSessions ? [] : ["--max-sessions", String(maxSessions)])
+            + (maxSessions == Self.defaultMaxSessions ? [] : ["--max-sessions", String(maxSessions)]) + sandbox.arguments
     }
 
     public func validate() throws {

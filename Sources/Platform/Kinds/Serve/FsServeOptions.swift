@@ -26,13 +26,8 @@ public struct FsSizeLimit: Sendable, Equatable, CustomStringConvertible {
 public struct FsServeOptions: EndpointServeOptions {
     public static let command = "fs"
 
-    /// How the server is confined once it has opened what it needs.
-    public enum Sandbox: String, CaseIterable, Sendable, ExpressibleByArgument {
-        /// Own PID, mount, network and IPC namespaces; a root holding only the share; few capabilities; seccomp.
-        case namespace
-        /// None: for debugging, or where namespaces are not allowed.
-        case none
-    }
+    /// How the server is confined once it has opened what it needs (every kind's `--sandbox`).
+    public typealias Sandbox = SandboxMode
 
     @OptionGroup public var endpoints: ServeEndpoints
     @Option(help: ArgumentHelp("The host directory the guests see (every name resolved inside it).", valueName: "directory"))

@@ -27,12 +27,15 @@ public struct GpioServeOptions: EndpointServeOptions {
     @Option(help: ArgumentHelp("Listen on this Unix socket for the host's line changes and watches (avp gpio).", valueName: "socket"))
     public var control: String?
 
+    @Option(help: SandboxMode.help) public var sandbox: SandboxMode = .namespace
+
     public init() {}
 
     /// A standalone server: one endpoint owning `lines` and reading `readOnly`.
     public init(endpoints: ServeEndpoints, lines: [GpioLineOption], readOnly: [GpioLineOption] = [], chip: String? = nil,
                 control: String? = nil) {
         self = .with {
+            $0.sandbox = .namespace
             $0.endpoints = endpoints
             $0.line = lines
             $0.readOnlyLine = readOnly
@@ -45,6 +48,7 @@ public struct GpioServeOptions: EndpointServeOptions {
     /// A platform's server for one block: its lines and VMs.
     public init(lines: [GpioLineOption], vms: [GpioVMOption], chip: String?, control: String?) {
         self = .with {
+            $0.sandbox = .namespace
             $0.endpoints = ServeEndpoints(socket: [], connect: [])
             $0.line = lines
             $0.readOnlyLine = []
@@ -65,7 +69,7 @@ public struct GpioServeOptions: EndpointServeOptions {
 
     public var arguments: [String] {
         endpoints.arguments + line.flatMap { ["--line", $0.text] } + readOnlyLine.flatMap { ["--read-only-line", $0.text] }
-            + vm.flatMap { ["--vm", $0.text] } + (chip.map { ["--chip", $0] } ?? []) + (control.map { ["--control", $0] } ?? [])
+            + vm.flatMap { ["--vm", $0.text] } + (chip.map { ["--chip", $0] } ?? []) + (control.map { ["--control", $0] } ?? []) + sandbox.arguments
     }
 
     public func validate() throws {

@@ -76,10 +76,13 @@ public struct GpuServeOptions: EndpointServeOptions {
             transform: GpuTouchOption.init(parsing:))
     public var touch: [GpuTouchOption] = []
 
+    @Option(help: SandboxMode.help) public var sandbox: SandboxMode = .namespace
+
     public init() {}
 
     public init(endpoints: ServeEndpoints, outputs: [GpuOutputOption], snapshots: String?) {
         self = .with {
+            $0.sandbox = .namespace
             $0.endpoints = endpoints
             $0.output = outputs
             $0.vm = []
@@ -100,6 +103,7 @@ public struct GpuServeOptions: EndpointServeOptions {
     public init(vms: [VMEndpointOption], scanouts: [GpuNamedOutput], displays: [GpuNamedOutput], layers: [GpuLayerOption],
                 stats: String?, snapshots: String?, web: (port: UInt16, urlFile: String)? = nil, control: String? = nil) {
         self = .with {
+            $0.sandbox = .namespace
             $0.endpoints = ServeEndpoints(socket: [], connect: [])
             $0.output = []
             $0.vm = vms
@@ -145,7 +149,7 @@ public struct GpuServeOptions: EndpointServeOptions {
             + scanout.flatMap { ["--scanout", $0.text] } + display.flatMap { ["--display", $0.text] }
             + layer.flatMap { ["--layer", $0.text] } + (stats.map { ["--stats", $0] } ?? []) + (snapshots.map { ["--snapshots", $0] } ?? [])
             + (webPort.map { ["--web-port", String($0)] } ?? []) + (webURLFile.map { ["--web-url-file", $0] } ?? [])
-            + (control.map { ["--control", $0] } ?? []) + touch.flatMap { ["--touch", $0.text] }
+            + (control.map { ["--control", $0] } ?? []) + touch.flatMap { ["--touch", $0.text] } + sandbox.arguments
     }
 
     /// Endpoints or VMs; at most 16 scanouts each; scanouts and layers name VMs and displays that are given.

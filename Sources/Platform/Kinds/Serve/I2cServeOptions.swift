@@ -24,11 +24,14 @@ public struct I2cServeOptions: EndpointServeOptions {
                                valueName: "socket"))
     public var control: String?
 
+    @Option(help: SandboxMode.help) public var sandbox: SandboxMode = .namespace
+
     public init() {}
 
     public init(endpoints: ServeEndpoints = ServeEndpoints(socket: [], connect: []), vms: [VMEndpointOption], targets: [I2cTargetOption],
                 control: String?) {
         self = .with {
+            $0.sandbox = .namespace
             $0.endpoints = endpoints
             $0.vm = vms
             $0.target = targets
@@ -44,7 +47,7 @@ public struct I2cServeOptions: EndpointServeOptions {
 
     public var arguments: [String] {
         endpoints.arguments + vm.flatMap { ["--vm", $0.text] } + target.flatMap { ["--target", $0.text] }
-            + (control.map { ["--control", $0] } ?? [])
+            + (control.map { ["--control", $0] } ?? []) + sandbox.arguments
     }
 
     public func validate() throws {

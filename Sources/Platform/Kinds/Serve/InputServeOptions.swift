@@ -47,10 +47,13 @@ public struct InputServeOptions: EndpointServeOptions {
         + "(an optional last number 0 to 9 names the contact, for several fingers).", valueName: "socket"))
     public var eventsSocket: String?
 
+    @Option(help: SandboxMode.help) public var sandbox: SandboxMode = .namespace
+
     public init() {}
 
     public init(endpoints: ServeEndpoints, size: TouchscreenSize, name: String, eventsSocket: String?) {
         self = .with {
+            $0.sandbox = .namespace
             $0.endpoints = endpoints
             $0.size = size
             $0.name = name
@@ -59,7 +62,7 @@ public struct InputServeOptions: EndpointServeOptions {
     }
 
     public var arguments: [String] {
-        endpoints.arguments + ["--size", size.description, "--name", name] + (eventsSocket.map { ["--events-socket", $0] } ?? [])
+        endpoints.arguments + ["--size", size.description, "--name", name] + (eventsSocket.map { ["--events-socket", $0] } ?? []) + sandbox.arguments
     }
 
     public func validate() throws {

@@ -40,6 +40,8 @@ public struct ScmiServeOptions: EndpointServeOptions {
     @Option(help: ArgumentHelp("Listen on this Unix socket for the host's signal values and limits (avp scmi).", valueName: "socket"))
     public var control: String?
 
+    @Option(help: SandboxMode.help) public var sandbox: SandboxMode = .namespace
+
     public init() {}
 
     /// A server from values (the plan's; a standalone one has `endpoints` and no `vms`).
@@ -48,6 +50,7 @@ public struct ScmiServeOptions: EndpointServeOptions {
                 performance: [ScmiPerformanceOption] = [], power: [ScmiPowerOption] = [], reset: [String] = [],
                 vms: [ScmiVMOption] = [], control: String? = nil) {
         self = .with {
+            $0.sandbox = .namespace
             $0.endpoints = endpoints
             $0.signals = signals
             $0.signalMode = signalMode
@@ -77,7 +80,7 @@ public struct ScmiServeOptions: EndpointServeOptions {
         out += performanceDomain.flatMap { ["--performance-domain", $0.text] } + powerDomain.flatMap { ["--power-domain", $0.text] }
         out += resetDomain.flatMap { ["--reset-domain", $0] } + vm.flatMap { ["--vm", $0.text] }
         if let control { out += ["--control", control] }
-        return out
+        return out + sandbox.arguments
     }
 
     public func validate() throws {

@@ -56,6 +56,8 @@ public struct SoundServeOptions: EndpointServeOptions {
     /// The rates the streams offer.
     public var rates: [PCMRate] { rateList.values }
 
+    @Option(help: SandboxMode.help) public var sandbox: SandboxMode = .namespace
+
     public init() {}
 
     /// A standalone server for one endpoint (tests, a hand-written QEMU line).
@@ -71,6 +73,7 @@ public struct SoundServeOptions: EndpointServeOptions {
                 output: String?, alsaOutput: String? = nil, outputFormat: PCMStreamFormat? = nil, tone: Double?, alsaInput: String? = nil,
                 control: String? = nil, formats: [PCMSampleFormat] = PCMSampleFormat.allCases, rates: [PCMRate] = PCMRate.allCases) {
         self = .with {
+            $0.sandbox = .namespace
             $0.endpoints = endpoints
             $0.vm = vms
             $0.role = policy.roles == AudioRole.standard ? [] : policy.roles.map(SoundRoleOption.init)
@@ -122,7 +125,7 @@ public struct SoundServeOptions: EndpointServeOptions {
             + (tone.map { ["--tone", Self.text($0)] } ?? []) + (alsaInput.map { ["--alsa-input", $0] } ?? [])
             + (control.map { ["--control", $0] } ?? [])
             + ["--formats", formats.map(\.shortName).joined(separator: ","),
-               "--rates", rates.map { String($0.hertz) }.joined(separator: ",")]
+               "--rates", rates.map { String($0.hertz) }.joined(separator: ",")] + sandbox.arguments
     }
 
     public func validate() throws {

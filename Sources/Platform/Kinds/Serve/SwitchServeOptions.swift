@@ -65,14 +65,17 @@ public struct SwitchServeOptions: ServeOptions {
     @Option(help: "Write every port's counters here as JSON, once a second and on exit.")
     public var stats: String?
 
+    @Option(help: SandboxMode.help) public var sandbox: SandboxMode = .namespace
+
     public init() {}
 
     public init(ports: [SwitchPortOption], stats: String?) {
         self = .with {
+            $0.sandbox = .namespace
             $0.port = ports
             $0.stats = stats
         }
     }
 
-    public var arguments: [String] { (stats.map { ["--stats", $0] } ?? []) + port.flatMap { ["--port", $0.text] } }
+    public var arguments: [String] { (stats.map { ["--stats", $0] } ?? []) + port.flatMap { ["--port", $0.text] } + sandbox.arguments }
 }

@@ -50,16 +50,19 @@ public struct VsockServeOptions: ServeOptions {
     @Option(help: "A pair of VM names allowed to connect to each other, NAME:NAME (repeat).")
     public var allow: [String] = []
 
+    @Option(help: SandboxMode.help) public var sandbox: SandboxMode = .namespace
+
     public init() {}
 
     public init(vms: [VsockVMOption], allow: [[String]]) {
         self = .with {
+            $0.sandbox = .namespace
             $0.vm = vms
             $0.allow = allow.map { $0.joined(separator: ":") }
         }
     }
 
-    public var arguments: [String] { vm.flatMap { ["--vm", $0.text] } + allow.flatMap { ["--allow", $0] } }
+    public var arguments: [String] { vm.flatMap { ["--vm", $0.text] } + allow.flatMap { ["--allow", $0] } + sandbox.arguments }
 
     /// The allowed pairs as CIDs.
     public func allowedCIDPairs() throws -> [(UInt64, UInt64)] {
