@@ -7,11 +7,14 @@ import Virtio
 /// driver-side queues. `GuestDriver.start` performs the message sequence QEMU sends
 /// when a guest brings a device up.
 public final class GuestDriver: @unchecked Sendable {
-    public let frontend: VhostUserFrontend
+    /// Replaced by `reconnect(to:)`, as QEMU opens a new connection to a restarted back end.
+    public internal(set) var frontend: VhostUserFrontend
     public let ram: SharedMemoryRegion
     public let memory: GuestMemory
     public private(set) var queues: [DriverQueue] = []
-    public private(set) var features: UInt64 = 0
+    public internal(set) var features: UInt64 = 0
+    /// The inflight-tracking area the back end gave (`setUpInflight`), kept across reconnects.
+    public internal(set) var inflight: InflightMemory?
     private var allocator: GuestAllocator
 
     /// Guest-physical base of the simulated RAM: not zero, so guest and host offsets never coincide.
@@ -39,12 +42,15 @@ public final class GuestDriver: @unchecked Sendable {
         return driver
     }
 
-    /// GET_FEATURES, GET/SET_PROTOCOL_FEATURES, SET_OWNER, SET_FEATURES.
-    public func negotiate(features wanted: UInt64? = nil) throws {
+    /// GET_FEATURES, GET/SET_PROTOCOL_FEATURES, SET_OWNER, SET_FEATURES. `inflight`: take
+    /// INFLIGHT_SHMFD too if the back end offers it.
+    public func negotiate(features wanted: UInt64? = nil, inflight: Bool = false) throws {
         let offered = try frontend.getFeatures()
         if offered & vhostUserProtocolFeaturesBit != 0 {
             let offeredProtocol = try frontend.getProtocolFeatures()
-            try frontend.setProtocolFeatures(offeredProtocol.intersection([.replyAck, .multipleQueues, .config, .configureMemSlots, .resetDevice]))
+            var taken: VhostUserProtocolFeatures = [.replyAck, .multipleQueues, .config, .configureMemSlots, .resetDevice]
+            if inflight { taken.insert(.inflightSharedMemory) }
+            try frontend.setProtocolFeatures(offeredProtocol.intersection(taken))
         }
         try frontend.sendAcked(.setOwner)
         features = wanted ?? offered

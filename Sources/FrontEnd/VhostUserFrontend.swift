@@ -85,6 +85,19 @@ public final class VhostUserFrontend: @unchecked Sendable {
         return try r.read(UInt32.self)
     }
 
+    /// GET_INFLIGHT_FD: the area's description and descriptor (none when the back end refused:
+    /// a description of size 0).
+    public func getInflightFD(queueCount: UInt16, queueSize: UInt16) throws -> (InflightDescription, FileDescriptor?) {
+        let reply = try send(.getInflightFD(InflightDescription(queueCount: queueCount, queueSize: queueSize)))!
+        guard reply.payload.count == InflightDescription.payloadSize else {
+            throw VhostUserError.wrongPayloadSize(request: "GET_INFLIGHT_FD reply", size: reply.payload.count)
+        }
+        var r = ByteReader(reply.payload)
+        let description = InflightDescription(mmapSize: try r.read(UInt64.self), mmapOffset: try r.read(UInt64.self),
+                                              queueCount: try r.read(UInt16.self), queueSize: try r.read(UInt16.self))
+        return (description, reply.descriptors.first)
+    }
+
     /// GET_CONFIG; returns the bytes (empty if the back end failed the read).
     public func getConfig(offset: UInt32, size: UInt32) throws -> [UInt8] {
         let reply = try send(.getConfig(offset: offset, size: size, flags: 0))!

@@ -15,6 +15,9 @@ public enum QueueError: Error, Equatable, Sendable, CustomStringConvertible {
     case headOutOfRange(head: UInt16, size: UInt16)
     /// The guest memory behind the queue faulted (the front end shrank the file it shared).
     case memoryFault(GuestAddress)
+    /// The inflight-tracking region the front end handed back (VHOST_USER_SET_INFLIGHT_FD) cannot
+    /// describe this queue: unknown version, too few entries, or a last batch that does not add up.
+    case inflightRegion(String)
     /// The queue was stopped after an earlier fault.
     case broken
 
@@ -27,6 +30,7 @@ public enum QueueError: Error, Equatable, Sendable, CustomStringConvertible {
             return "available index \(avail) is more than \(size) ahead of \(next)"
         case let .headOutOfRange(head, size): return "available ring names head \(head) in a queue of \(size)"
         case let .memoryFault(address): return "guest memory region at \(address) is gone (the front end shrank the file behind it)"
+        case let .inflightRegion(why): return "inflight region: \(why)"
         case .broken: return "queue stopped after an earlier error"
         }
     }

@@ -28,6 +28,12 @@ public final class SplitQueue: @unchecked Sendable {
     private var used: GuestSlice
     /// Used index when the driver was last notified, for EVENT_IDX suppression.
     private var signalledUsed: UInt16?
+    /// Inflight tracking (vhost-user's INFLIGHT_SHMFD), when the transport attached a region.
+    public private(set) var inflight: InflightQueueRegion?
+    /// Heads an earlier back end left in flight, still to be handed out, last first.
+    private var resubmissions: [UInt16] = []
+    /// Counter stamped on the next head taken (orders heads in the inflight region).
+    private var inflightCounter: UInt64 = 0
 
     // Offsets inside the rings (§2.7.6, §2.7.8).
     private static let flagsOffset = 0
@@ -75,8 +81,12 @@ public final class SplitQueue: @unchecked Sendable {
         return index
     }
 
-    /// Requests the driver has made available and the device has not yet taken.
+    /// Requests the driver has made available and the device has not yet taken (resubmissions included).
     public func pendingCount() throws(QueueError) -> Int {
+        try resubmissions.count + availablePending()
+    }
+
+    private func availablePending() throws(QueueError) -> Int {
         let index = availableIndex()
         let pending = index &- nextAvailable
         guard pending <= size else {
@@ -88,7 +98,8 @@ public final class SplitQueue: @unchecked Sendable {
     /// Takes the next available head, or nil if none. The chain is walked separately
     /// (`chain(at:)`) so a malformed chain can still be returned to the driver.
     public func popHead() throws(QueueError) -> UInt16? {
-        guard try pendingCount() > 0 else { return nil }
+        if let head = resubmissions.popLast() { return head }
+        guard try availablePending() > 0 else { return nil }
         let slot = Int(nextAvailable % size)
         let head: UInt16
         do { head = try available.load(UInt16.self, at: Self.ringOffset + 2 * slot) } catch {
@@ -96,6 +107,10 @@ public final class SplitQueue: @unchecked Sendable {
         }
         guard head < size else { throw .headOutOfRange(head: head, size: size) }
         nextAvailable &+= 1
+        if let inflight {
+            inflight.markTaken(head, counter: inflightCounter)
+            inflightCounter &+= 1
+        }
         return head
     }
 
@@ -108,6 +123,7 @@ public final class SplitQueue: @unchecked Sendable {
     /// Puts `head` in the used ring with `length` bytes written and publishes the new used index
     /// (the index store is ordered after the element, §2.7.8).
     public func addUsed(head: UInt16, length: UInt32) {
+        inflight?.beginReturn(head)
         let slot = Int(nextUsed % size)
         let offset = Self.ringOffset + 8 * slot
         // The offsets are inside `used` by construction (slot < size).
@@ -116,6 +132,21 @@ public final class SplitQueue: @unchecked Sendable {
         avp_fence_release()
         nextUsed &+= 1
         try? used.storeAtomicUInt16(nextUsed, at: Self.indexOffset)
+        inflight?.endReturn(head, ringUsed: nextUsed)
+    }
+
+    /// Tracks taken heads in `region` from now on, after recovering what it holds: heads still
+    /// in flight come out of `popHead` first, oldest first, and the available ring is read from
+    /// after them (used index + heads resubmitted: every head taken before is either used or
+    /// resubmitted). Call once, before the first `popHead`.
+    @discardableResult
+    public func attachInflight(_ region: InflightQueueRegion) throws(QueueError) -> InflightRecovery {
+        let recovery = try region.recover(ringSize: Int(size), ringUsed: nextUsed)
+        inflight = region
+        resubmissions = recovery.heads.reversed()
+        inflightCounter = recovery.nextCounter
+        if !recovery.fresh { nextAvailable = nextUsed &+ UInt16(recovery.heads.count) }
+        return recovery
     }
 
     /// Asks the driver for a kick on the next buffer and reports whether buffers

@@ -149,6 +149,9 @@ struct GuestBoot {
     var tools: [String] = []
     /// More layer files (path in the guest → contents), e.g. `HostTools.files(forProgramsAt:)`.
     var files: [String: [UInt8]] = [:]
+    /// QEMU listens on the vhost-user sockets (`server=on,wait=on`) and servers run with `--connect`, as in a platform:
+    /// a server that dies is replaced by a new one connecting to the same socket.
+    var vhostUserServerMode = false
 
     /// Starts QEMU; the console goes to `directory/console.log`.
     func start(script: String, in directory: String) throws -> (QemuProcess, ConsoleLog) {
@@ -161,6 +164,7 @@ struct GuestBoot {
         command.tscKHz = HostCPU.tscKHz()
         command.serial = .file(directory + "/console.log")
         command.vhostUserDevices = devices
+        command.vhostUserServerMode = vhostUserServerMode
         let prologue = "export PATH=/\(HostTools.binDirectory):$PATH\n"
         try image.initrd(withScript: prologue + script, extraFiles: try HostTools.files(for: tools).merging(files) { $1 }, at: command.initrd)
         let qemu = try QemuProcess(command: command, outputPath: directory + "/qemu.log")

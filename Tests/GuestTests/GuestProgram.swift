@@ -11,22 +11,10 @@ enum GuestProgram {
         lock.lock()
         defer { lock.unlock() }
         if let bytes = built[name] { return bytes }
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let source = root.appendingPathComponent("scripts/guest-programs/\(name).c").path
+        let source = CCompiler.repository.appendingPathComponent("scripts/guest-programs/\(name).c").path
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("avp-\(name)-\(getpid())").path
         defer { try? FileManager.default.removeItem(atPath: output) }
-        let cc = Process()
-        cc.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        cc.arguments = ["cc", "-static", "-O2", "-Wall", "-o", output, source]
-        let errors = Pipe()
-        cc.standardError = errors
-        try cc.run()
-        let message = errors.fileHandleForReading.readDataToEndOfFile()
-        cc.waitUntilExit()
-        guard cc.terminationStatus == 0 else {
-            throw PlatformError.launchFailed("cc \(source) failed (scripts/host-setup installs gcc and libc6-dev): "
-                                             + String(decoding: message, as: UTF8.self))
-        }
+        try CCompiler.run("cc -static -O2 -Wall -o '\(output)' '\(source)'", source: source, fix: "scripts/host-setup installs gcc and libc6-dev")
         let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: output)))
         built[name] = bytes
         return bytes

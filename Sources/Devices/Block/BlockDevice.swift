@@ -16,7 +16,11 @@ import Virtio
 /// fdatasync(2) finished; in write-through mode (WCE=0, or FLUSH offered but not
 /// negotiated) every write carries RWF_DSYNC and discard/write-zeroes are followed
 /// by fdatasync before they complete.
-public final class BlockDevice: VirtioDevice, @unchecked Sendable {
+///
+/// Requests in flight when the server dies are not lost: the device tracks them in the
+/// front end's inflight region (`InflightTrackingDevice`) and the next server resubmits them;
+/// every request is idempotent (a write or discard done twice leaves the same data).
+public final class BlockDevice: VirtioDevice, InflightTrackingDevice, @unchecked Sendable {
     /// Segments per request (QEMU's choice for a 256-entry queue).
     public static let segMax: UInt32 = 254
     /// Bytes per segment.
@@ -296,17 +300,18 @@ public final class BlockDevice: VirtioDevice, @unchecked Sendable {
                 let range = inFlight[slot].ranges[rangeIndex]
                 do { try image.writeZeroes(offset: range.sector * 512, length: UInt64(range.sectorCount) * 512) } catch {
                     inFlight[slot].failed = true
-                    logger.error("write zeroes fallback: \(error)")
+                    statistics.ioErrors += 1
+                    logIOError("write zeroes fallback: \(error)")
                 }
             } else {
                 inFlight[slot].failed = true
                 statistics.ioErrors += 1
-                logger.error("\(kind) failed: \(Errno(-result))")
+                logIOError("\(kind) failed: \(Errno(-result))")
             }
         } else if kind == .read || kind == .write, Int(result) != inFlight[slot].expected {
             inFlight[slot].failed = true
             statistics.ioErrors += 1
-            logger.error("\(kind) moved \(result) of \(inFlight[slot].expected) bytes")
+            logIOError("\(kind) moved \(result) of \(inFlight[slot].expected) bytes")
         }
         inFlight[slot].pending -= 1
         if inFlight[slot].pending > 0 { return }
@@ -342,6 +347,12 @@ public final class BlockDevice: VirtioDevice, @unchecked Sendable {
     private func logRefusal(_ message: String, count: Int) {
         // A guest can send these endlessly: the first few, then every power of two.
         if count <= 8 || count & (count - 1) == 0 { logger.warning("\(message) (\(count) so far)") }
+    }
+
+    /// A failing host disk fails every request a guest retries: sampled like refusals, the count in each line.
+    private func logIOError(_ message: String) {
+        let count = statistics.ioErrors
+        if count <= 8 || count & (count - 1) == 0 { logger.error("\(message) (\(count) I/O errors so far)") }
     }
 }
 

@@ -16,9 +16,11 @@ public final class VhostUserBackend: @unchecked Sendable {
     public static let maxMemorySlots = UInt64(GuestMemory.maxRegions)
 
     public let device: VirtioDevice
-    private let logger: Logger
-    private var vrings: [Vring]
-    private var protocolFeatures: VhostUserProtocolFeatures = []
+    let logger: Logger
+    var vrings: [Vring]
+    var protocolFeatures: VhostUserProtocolFeatures = []
+    /// INFLIGHT_SHMFD: the area SET_INFLIGHT_FD handed over (VhostUserBackend+Inflight.swift).
+    var inflightArea: InflightArea?
     private var ackedFeatures: VirtioFeatures?
     private var memory = GuestMemory.empty
     private var status: DeviceStatus = []
@@ -31,11 +33,12 @@ public final class VhostUserBackend: @unchecked Sendable {
 
     /// Protocol features offered: CONFIG only for a device with a configuration space
     /// (QEMU warns about an offer its device model cannot use), CRYPTO_SESSION only for a
-    /// device that keeps crypto sessions.
+    /// device that keeps crypto sessions, INFLIGHT_SHMFD only for a device whose requests may be done twice.
     public var offeredProtocolFeatures: VhostUserProtocolFeatures {
         var offered = Self.supportedProtocolFeatures
         if device.configSize > 0 { offered.insert(.config) }
         if device is CryptoSessionDevice { offered.insert(.cryptoSession) }
+        if device is InflightTrackingDevice { offered.insert(.inflightSharedMemory) }
         return offered
     }
 
@@ -71,6 +74,13 @@ public final class VhostUserBackend: @unchecked Sendable {
     /// protocol violation after which the connection must be closed.
     public func handle(_ message: VhostUserMessage) throws(VhostUserError) -> VhostUserMessage? {
         let command = try VhostUserCommand.decode(message)
+        if case let .getInflightFD(wanted) = command {
+            // The one reply that carries a descriptor.
+            let (description, file) = inflightAreaForFrontEnd(wanted)
+            var reply = message.reply(description.encode(size: message.payload.count))
+            reply.descriptors = file.map { [$0] } ?? []
+            return reply
+        }
         var result: [UInt8]?
         var failure: VhostUserError?
         do {
@@ -214,6 +224,10 @@ public final class VhostUserBackend: @unchecked Sendable {
         case let .vringKick(index):
             _ = try vring(index)
             kick(queue: Int(index))
+        case .getInflightFD:
+            throw .refused("GET_INFLIGHT_FD is answered by handle(_:)")
+        case let .setInflightFD(description, file):
+            try setInflightArea(description, file)
         case let .unsupported(request):
             throw .refused("\(request) is not supported")
         }
@@ -227,6 +241,10 @@ public final class VhostUserBackend: @unchecked Sendable {
     /// happened, or nil if the memory is intact. The connection must then be closed: nothing the
     /// front end shares can be trusted any more.
     public func checkMemoryFault() -> String? {
+        if let area = inflightArea, area.hasFaulted {
+            for ring in vrings { ring.queue?.fail(.inflightRegion("the front end shrank the file behind it")) }
+            return "the inflight area (\(area.description.mmapSize) bytes) faulted: the front end shrank the file behind it"
+        }
         guard let region = memory.faultedRegion else { return nil }
         for ring in vrings { ring.queue?.fail(.memoryFault(region.guestAddress)) }
         return "guest memory at \(region.guestAddress) (\(region.size) bytes) faulted: the front end shrank the file behind it"
@@ -246,6 +264,7 @@ public final class VhostUserBackend: @unchecked Sendable {
         resetDevice()
         memory = .empty
         protocolFeatures = []
+        inflightArea = nil
     }
 
     private func resetDevice() {
@@ -294,7 +313,9 @@ public final class VhostUserBackend: @unchecked Sendable {
                                        driverFeaturesUnknown: frontEndWithholdsDriverFeatures)
             let queue = DeviceQueue(index: ring.index, ring: split, notifier: ring, logger: logger)
             ring.queue = queue
-            if split.nextUsed != ring.base {
+            if let failure = attachInflight(split, queue: ring.index) {
+                queue.fail(failure)
+            } else if split.inflight == nil, split.nextUsed != ring.base {
                 logger.warning("queue \(ring.index): used index \(split.nextUsed) behind base \(ring.base); requests in flight were lost")
             }
         } catch {

@@ -292,7 +292,7 @@ public final class VhostUserServer: @unchecked Sendable {
     /// Replies are small and the front end waits for them; one that does not fit in the socket
     /// buffer means the front end stopped reading, which ends the connection rather than the thread.
     private func send(_ reply: VhostUserMessage, on connection: FrontendConnection) throws(VhostUserError) {
-        do { try connection.socket.send(reply.wireBytes) } catch {
+        do { try connection.socket.send(reply.wireBytes, descriptors: reply.descriptors.map(\.rawValue)) } catch {
             throw .connectionFailed(error.code == EAGAIN ? "the front end does not read its replies" : error.description)
         }
     }

@@ -42,6 +42,11 @@ public enum VhostUserCommand: @unchecked Sendable {
     case createCryptoSession([UInt8])
     /// virtio-crypto: the id of a session to close.
     case closeCryptoSession(UInt64)
+    /// INFLIGHT_SHMFD: the front end asks for an inflight-tracking area for these queues;
+    /// the reply carries its description and a descriptor (vhost-user.rst, "Inflight I/O tracking").
+    case getInflightFD(InflightDescription)
+    /// INFLIGHT_SHMFD: the area the front end kept, handed (back) to the back end before the rings start.
+    case setInflightFD(InflightDescription, FileDescriptor)
     /// A defined request AVP does not implement (and does not advertise the feature for).
     case unsupported(VhostUserRequest)
 
@@ -177,6 +182,11 @@ public enum VhostUserCommand: @unchecked Sendable {
         case .getStatus: try noPayload(); return .getStatus
         case .createCryptoSession: try fdCount(0); return .createCryptoSession(payload)
         case .closeCryptoSession: try fdCount(0); return .closeCryptoSession(try u64())
+        case .getInflightFD: try fdCount(0); return .getInflightFD(try InflightDescription.decode(payload, request: request))
+        case .setInflightFD:
+            let description = try InflightDescription.decode(payload, request: request)
+            try fdCount(1)
+            return .setInflightFD(description, fds[0])
         default:
             return .unsupported(request)
         }
@@ -235,6 +245,8 @@ public enum VhostUserCommand: @unchecked Sendable {
         case .getStatus: return (.getStatus, [], [])
         case let .createCryptoSession(bytes): return (.createCryptoSession, bytes, [])
         case let .closeCryptoSession(id): w.write(id); return (.closeCryptoSession, w.bytes, [])
+        case let .getInflightFD(d): return (.getInflightFD, d.encode(), [])
+        case let .setInflightFD(d, fd): return (.setInflightFD, d.encode(), [fd])
         case let .unsupported(request): return (request, [], [])
         }
     }
@@ -243,7 +255,7 @@ public enum VhostUserCommand: @unchecked Sendable {
     public var expectsReply: Bool {
         switch self {
         case .getFeatures, .getProtocolFeatures, .getVringBase, .getQueueNum, .getConfig, .getMaxMemSlots, .getStatus,
-             .createCryptoSession:
+             .createCryptoSession, .getInflightFD:
             return true
         default:
             return false
