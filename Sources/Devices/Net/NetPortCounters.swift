@@ -16,6 +16,11 @@ public struct NetPortCounters: Sendable, Codable, Equatable {
     public var droppedBacklog = 0
     /// Dropped: the VM's receive buffer was too small for the frame.
     public var droppedTooSmallBuffer = 0
+    /// Frames and bytes waiting for the VM's receive buffers now, and the most bytes that ever
+    /// waited: bounded per sender however long the VM does not take them.
+    public var backlogFrames = 0
+    public var backlogBytes = 0
+    public var peakBacklogBytes = 0
     /// The source MAC the VM last used (learned by the switch).
     public var currentMAC: String = ""
 }

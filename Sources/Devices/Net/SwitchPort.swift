@@ -44,6 +44,7 @@ public final class SwitchPort: VirtioDevice, @unchecked Sendable {
 
     public var counters: NetPortCounters {
         var c = stats.withLock { $0 }
+        (c.backlogFrames, c.backlogBytes, c.peakBacklogBytes) = inbox.depth
         c.currentMAC = MACAddress(value: lastSource.load(ordering: .relaxed)).description
         return c
     }

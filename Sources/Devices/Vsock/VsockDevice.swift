@@ -43,6 +43,12 @@ public final class VsockDevice: VirtioDevice, @unchecked Sendable {
     private var outbox: [VsockPacket] = []
     private var rx: DeviceQueue?
     private var tx: DeviceQueue?
+    private let held = Atomic<Int>(0)
+    private let peakHeld = Atomic<Int>(0)
+
+    /// Bytes from the guest held for host processes that have not taken them, now and at most
+    /// (sampled after every packet from the guest): bounded by the credit AVP announces.
+    public var heldForHost: (now: Int, peak: Int) { (held.load(ordering: .relaxed), peakHeld.load(ordering: .relaxed)) }
 
     /// A device whose host side is Unix sockets at `hostSocketPath` (see `VsockUnixMuxer`).
     public convenience init(cid: UInt64, hostSocketPath: String, router: VsockRouter, logger: Logger) throws {
@@ -88,6 +94,7 @@ public final class VsockDevice: VirtioDevice, @unchecked Sendable {
     /// The guest rebooted or its VMM went away: every stream ends.
     public func reset() {
         host.reset()
+        held.store(0, ordering: .relaxed)
         outbox = []
         peerInbox.withLock { $0 = [] }
         rx = nil
@@ -105,6 +112,7 @@ public final class VsockDevice: VirtioDevice, @unchecked Sendable {
             takeFromPeers()
         } else {
             host.handleEvent(descriptor: descriptor)
+            noteHeld()
         }
         fillReceiveBuffers()
     }
@@ -138,9 +146,16 @@ public final class VsockDevice: VirtioDevice, @unchecked Sendable {
             while let chain = queue.pop() {
                 handle(chain)
                 queue.complete(chain, written: 0)
+                noteHeld()
             }
         } while queue.rearm()
         queue.notifyIfNeeded()
+    }
+
+    private func noteHeld() {
+        let now = host.heldForHost
+        held.store(now, ordering: .relaxed)
+        if now > peakHeld.load(ordering: .relaxed) { peakHeld.store(now, ordering: .relaxed) }
     }
 
     private func handle(_ chain: DescriptorChain) {

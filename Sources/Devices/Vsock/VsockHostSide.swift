@@ -19,4 +19,11 @@ public protocol VsockHostSide: AnyObject {
     func nextPacketForGuest(maxPayload: Int) -> VsockPacket?
     /// The guest went away (device reset): every stream ends.
     func reset()
+    /// Bytes from the guest held for host streams that have not taken them yet: at most the
+    /// buffer allocation announced per connection (§5.10.6.3), whatever the guest sends.
+    var heldForHost: Int { get }
+}
+
+extension VsockHostSide {
+    public var heldForHost: Int { 0 }
 }

@@ -31,9 +31,16 @@ final class VsockUnixMuxer: VsockHostSide {
     static let outboxLimit = 4096
     /// Host ports AVP picks for connections host processes ask for.
     static let firstHostPort: UInt32 = 0x4000_0000
+    /// Connections at once (Firecracker's muxer has a limit too): with each holding at most its
+    /// buffer allocation for a host process that does not read, the device's total is bounded.
+    static let defaultConnectionLimit = 1024
 
     let guestCID: UInt64
     let path: String
+    let connectionLimit: Int
+    /// Sum of every connection's `toHost`.
+    private(set) var heldForHost = 0
+    private var refusedForLimit = 0
     private let logger: Logger
     private let listener: VsockHostListener
     private let epoll: Epoll
@@ -45,9 +52,10 @@ final class VsockUnixMuxer: VsockHostSide {
     private var nextHostPort = VsockUnixMuxer.firstHostPort
     private var roundRobin = 0
 
-    init(guestCID: UInt64, path: String, logger: Logger) throws {
+    init(guestCID: UInt64, path: String, logger: Logger, connectionLimit: Int = defaultConnectionLimit) throws {
         self.guestCID = guestCID
         self.path = path
+        self.connectionLimit = connectionLimit
         self.logger = logger
         listener = try VsockHostListener(path: path, guestCID: guestCID, logger: logger)
         epoll = try Epoll()
@@ -68,8 +76,10 @@ final class VsockUnixMuxer: VsockHostSide {
     func receive(fromGuest packet: VsockPacket) {
         let key = VsockConnection.Key(guestPort: packet.sourcePort, hostPort: packet.destinationPort)
         if let link = links[key] {
-            link.connection.receive(packet)
-            sync(link)
+            accountingHeld(link) {
+                link.connection.receive(packet)
+                sync(link)
+            }
             return
         }
         switch packet.op {
@@ -99,6 +109,7 @@ final class VsockUnixMuxer: VsockHostSide {
         }
         links = [:]
         byDescriptor = [:]
+        heldForHost = 0
         outbox = []
         ready = nil
         listener.reset()
@@ -109,6 +120,15 @@ final class VsockUnixMuxer: VsockHostSide {
     /// A guest's REQUEST to CID 2 port P: connect to `<path>_P` without waiting (a host listener
     /// that stops accepting costs the guest a RST, never this thread), or refuse with RST.
     private func connectHost(_ request: VsockPacket) {
+        guard links.count < connectionLimit else {
+            // A guest can ask endlessly: the first few, then every power of two.
+            refusedForLimit += 1
+            if refusedForLimit <= 4 || refusedForLimit & (refusedForLimit - 1) == 0 {
+                logger.warning("vsock cid \(guestCID): \(connectionLimit) connections open; port \(request.sourcePort) refused (\(refusedForLimit) so far)")
+            }
+            enqueue(.reset(answering: request))
+            return
+        }
         guard let stream = try? NonBlockingStream.connect(to: "\(path)_\(request.destinationPort)") else {
             enqueue(.reset(answering: request))
             return
@@ -118,6 +138,10 @@ final class VsockUnixMuxer: VsockHostSide {
 
     /// A host process asked for a guest port: a REQUEST goes to the guest from a host port not in use.
     private func connectGuest(_ greeted: VsockHostListener.Greeted) {
+        guard links.count < connectionLimit else {
+            greeted.stream.shutdown()
+            return
+        }
         for _ in 0...links.count {
             nextHostPort = nextHostPort == UInt32.max ? Self.firstHostPort : nextHostPort + 1
             let key = VsockConnection.Key(guestPort: greeted.port, hostPort: nextHostPort)
@@ -141,8 +165,15 @@ final class VsockUnixMuxer: VsockHostSide {
         for event in events {
             guard let link = byDescriptor[Int32(truncatingIfNeeded: event.token)] else { continue }
             if !event.events.intersection([.readable, .hangup, .peerClosed, .error]).isEmpty { link.readable = true }
-            if event.events.contains(.writable) { sync(link) }
+            if event.events.contains(.writable) { accountingHeld(link) { sync(link) } }
         }
+    }
+
+    /// Runs `body` on a link and keeps `heldForHost` in step with what it did to `toHost`.
+    private func accountingHeld(_ link: Link, _ body: () -> Void) {
+        let before = link.connection.toHost.count
+        body()
+        heldForHost += link.connection.toHost.count - before
     }
 
     /// Carries out what the connection asks of its host stream after an input.
