@@ -65,7 +65,12 @@ public struct WAVHeader: Sendable, Equatable {
                 case (3, 32): .float
                 default: nil
                 }
-                guard let sample, channels > 0, rate > 0 else { throw .unsupportedFormat(tag: formatTag, bits: bits) }
+                // A format whose byte rate or block align overflows its own header field (4 GHz
+                // stereo, 65535 channels of 32-bit samples) is no format a WAV file can carry.
+                guard let sample, channels > 0, rate > 0, Int(channels) * sample.bytesPerSample <= Int(UInt16.max),
+                      Int(rate) * Int(channels) * sample.bytesPerSample <= Int(UInt32.max) else {
+                    throw .unsupportedFormat(tag: formatTag, bits: bits)
+                }
                 format = PCMStreamFormat(sample: sample, rate: Int(rate), channels: Int(channels))
             } else if id == tag("data") {
                 guard let format else { throw .noFormatChunk }
