@@ -31,6 +31,7 @@ import Testing
         #expect(options.map(\.sharedDir) == [s.directory + "/maps", s.directory + "/exchange", s.directory + "/exchange"])
         #expect(options.map(\.readOnly) == [true, false, true])
         #expect(options[0].endpoints.connect == [state + "/sockets/maps-ivi.sock", state + "/sockets/maps-cluster.sock"])
+        #expect(servers.allSatisfy { $0.onRestart != .frontEndsReconnect }, "the guest's FUSE session dies with its server: its VMs restart with it")
         let ivi = p.vms[0].command.arguments.joined(separator: " ")
         let cluster = p.vms[1].command.arguments.joined(separator: " ")
         #expect(ivi.contains("vhost-user-fs-pci,chardev=fs0,id=fs0-dev,tag=maps,queue-size=1024") && ivi.contains("tag=xchg"), "\(ivi)")

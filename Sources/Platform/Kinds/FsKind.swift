@@ -105,6 +105,9 @@ enum FsKind: DeviceKindDefinition {
             FsServeOptions(endpoints: ServeEndpoints(socket: [], connect: []), sharedDir: settings.directory, readOnly: settings.readOnly,
                            owners: settings.owners, limits: settings.limits)
         }
+        // The guest's FUSE session (its node ids and open handles) dies with the server, and QEMU's vhost-user-fs does
+        // not set a new back end up: a VM keeps a hung share until it restarts with its server (found by bench/soak).
+        plan.restartingVMs(withServer: serverName(slot), because: "QEMU's vhost-user-fs does not reconnect to a restarted back end, and the guest's FUSE session dies with the server")
     }
 
     static func deviceTreeProperties(_ settings: Settings) -> [(String, DeviceTreeNode.Value)] {
