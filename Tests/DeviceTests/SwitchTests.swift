@@ -84,6 +84,27 @@ func frame(to destination: MACAddress, from source: MACAddress, payload: Int = 4
         #expect(pc.port.counters.framesToGuest == 1)
     }
 
+    @Test("AVPS-v2.0-30: a port sending from endless source MACs learns only its share of the table; frames still get through")
+    func macTableIsBounded() throws {
+        let fabric = EthernetSwitch(addressesPerPort: 16)
+        let pa = try PortFixture(NetPortPolicy(name: "a", mac: Self.a), on: fabric, directory: directory)
+        let pb = try PortFixture(NetPortPolicy(name: "b", mac: Self.b), on: fabric, directory: directory)
+        _ = try pb.postReceiveBuffers(128)
+        for i in 0..<100 { try pa.send(frame(to: Self.b, from: MACAddress(value: 0x02_00_00_01_00_00 + UInt64(i)))) }
+        var received = 0
+        settle {
+            received += (try? pb.rx.waitForUsed(timeoutMilliseconds: 50).count) ?? 0
+            return received == 100
+        }
+        #expect(received == 100, "b got \(received) of a's 100 frames")
+        #expect(fabric.learnedAddresses == 16, "\(fabric.learnedAddresses) addresses learned")
+        // b's own address is learned beside a's full share.
+        _ = try pa.postReceiveBuffers(8)
+        try pb.send(frame(to: Self.a, from: Self.b))
+        settle { fabric.learnedAddresses == 17 }
+        #expect(fabric.learnedAddresses == 17)
+    }
+
     @Test("AVPS-v2.0-14: under mac-change deny, frames from another source MAC are dropped and counted")
     func deniedSourceMACIsDropped() throws {
         let fabric = EthernetSwitch()
