@@ -8,6 +8,9 @@ import Testing
 /// `avp` and `avp-bench` copied in with their libraries, and `avp-bench gpio-probe` as the
 /// virtio-gpio front end (VIRTIO 1.2 §5.17.6/§5.17.7) on the server's socket. gpio-sim's sysfs
 /// `value` shows what the server drives; writing its `pull` makes an edge on an input.
+/// The server runs with `--sandbox none`: AVP's guest kernel is built without namespaces (no
+/// CONFIG_PID_NS), and its confinement is the host's business (`ServerSandboxFromTheHost` and
+/// `ServerSandboxAttempts` check the gpio server's, `--chip` included).
 @Suite(.serialized) struct GpioChipInRealGuest {
     /// Chip lines 0 led, 1 button, 5 heater are served (guest lines 0, 1, 2: led, button, relay);
     /// the other five stay free.
@@ -27,7 +30,7 @@ import Testing
         echo "chip=$chip"
         gpiodetect
         avp serve gpio --chip /dev/$chip --line led --line button --line relay=5 \\
-          --socket /tmp/gpio.sock --control /tmp/control.sock > /tmp/server.log 2>&1 &
+          --socket /tmp/gpio.sock --control /tmp/control.sock --sandbox none > /tmp/server.log 2>&1 &
         server=$!
         i=0
         while [ ! -S /tmp/gpio.sock ] || [ ! -S /tmp/control.sock ]; do
