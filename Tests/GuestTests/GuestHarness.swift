@@ -85,11 +85,19 @@ final class ServerProcess {
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
     var isRunning: Bool { process.isRunning }
 
+    /// SIGTERM, as a supervisor stops a server. A server must be gone within a few seconds (its
+    /// `StopDeadline` exits one second after the signal whatever hangs): one that is not is killed and
+    /// recorded as an issue, rather than hanging the whole test run in waitUntilExit.
     func stop() {
+        guard process.isRunning else { return }
+        process.terminate()
+        let deadline = Date().addingTimeInterval(15)
+        while process.isRunning, Date() < deadline { usleep(20_000) }
         if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
+            Foundation.kill(process.processIdentifier, SIGKILL)
+            Issue.record("avp \(process.arguments?.prefix(2).joined(separator: " ") ?? "") did not stop within 15 s of SIGTERM; log:\n\(log.suffix(2000))")
         }
+        process.waitUntilExit()
     }
 
     /// SIGKILL: what a crash of the device server looks like.
