@@ -55,7 +55,7 @@ import Testing
     }
 
     @Test("AVPS-v2.0-3, AVPS-v2.0-42, AVPS-v2.0-36: an arm64 VM boots AVP's device tree (/proc/device-tree equals it, kaslr-seed consumed), PSCI takes cpu1 off and on, poweroff ends the VM, reboot restarts it, KASLR differs per boot",
-          .timeLimit(.minutes(12)))
+          .runningTimeLimit(minutes: 12))
     func armVM() throws {
         try Self.image.ensureBuilt()
         _ = try QemuProcess.resolve("qemu-system-aarch64")
@@ -110,7 +110,7 @@ import Testing
     /// examples/mixed-arch.yaml's shape: an x86 VM and an arm64 VM on one platform, sharing the
     /// entropy server and a switch; each has a disk, vsock and a console `avp console` reaches.
     @Test("AVPS-v2.0-3, AVPS-v2.0-15, AVPS-v2.0-46, AVPS-v2.0-39: a platform mixing an x86 and an arm64 VM: both boot, share entropy, ping each other over the switch, avp console reaches the arm64 VM's hvc0, and its SCMI sensors and CPU performance domain reach Linux",
-          .timeLimit(.minutes(8)))
+          .runningTimeLimit(minutes: 8))
     func mixedPlatform() throws {
         try Self.image.ensureBuilt()
         try GuestHarness.checkPrerequisites()

@@ -75,7 +75,7 @@ import Testing
     }
 
     @Test("the block server SIGKILLed ten times during fsync'd and O_DIRECT writes: every acknowledged write is on disk, no I/O error in the guest",
-          .timeLimit(.minutes(6)))
+          .runningTimeLimit(minutes: 6))
     func killedServerLosesNothing() throws {
         try GuestHarness.checkPrerequisites()
         let dir = try GuestHarness.workDirectory("blk-kill")

@@ -139,7 +139,7 @@ import Testing
         """
 
     @Test("AVPS-v2.0-45: `avp up` gives two VMs QEMU's virtio-crypto on one shared `avp serve crypto`; both get NIST SP 800-38A's AES-128-CBC answer and each VM holds its own sessions up to the limit at the same time",
-          .timeLimit(.minutes(8)))
+          .runningTimeLimit(minutes: 8))
     func sharedServer() throws {
         try GuestHarness.checkPrerequisites()
         let dir = try GuestHarness.workDirectory("crypto-platform")

@@ -21,7 +21,7 @@ import Testing
         """#
 
     @Test("AVPS-v2.0-3, AVPS-v2.0-40, AVPS-v2.0-4: Debian's stock arm64 kernel boots AVP's device tree on -M virt and drives AVP's entropy, block and vsock servers",
-          .timeLimit(.minutes(6)))
+          .runningTimeLimit(minutes: 6))
     func debianKernel() throws {
         try Self.image.ensureBuilt()
         _ = try QemuProcess.resolve("qemu-system-aarch64")

@@ -118,7 +118,7 @@ import Testing
     }
 
     @Test("AVPS-v2.0-50: a guest mounts the share, reads host files bit-exact, writes, renames, links, sets xattrs, maps, syncs and changes metadata the host sees; nothing outside is reachable",
-          .timeLimit(.minutes(5)))
+          .runningTimeLimit(minutes: 5))
     func readWrite() throws {
         let dir = try GuestHarness.workDirectory("fs-rw")
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -180,7 +180,7 @@ import Testing
                 "meta=\(console.value("meta") ?? "-"), host: \(String(describing: meta?[.posixPermissions])) \(String(describing: meta?[.modificationDate]))")
     }
 
-    @Test("a read-only share reads (xattrs too) and refuses writes and setxattr with EROFS", .timeLimit(.minutes(5)))
+    @Test("a read-only share reads (xattrs too) and refuses writes and setxattr with EROFS", .runningTimeLimit(minutes: 5))
     func readOnly() throws {
         let dir = try GuestHarness.workDirectory("fs-ro")
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -204,7 +204,7 @@ import Testing
         """
 
     @Test("stress-ng's file-system stressors (scripts/fs-stress) with --verify on the share: none fails",
-          .timeLimit(.minutes(8)))
+          .runningTimeLimit(minutes: 8))
     func stressNg() throws {
         let dir = try GuestHarness.workDirectory("fs-stress")
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -23,7 +23,7 @@ import Testing
         """
 
     @Test("AVPS-v2.0-50 with --size-limit 8M --inode-limit 24: df shows them, a 12 MiB write and the 25th inode get ENOSPC, deleting makes room",
-          .timeLimit(.minutes(5)))
+          .runningTimeLimit(minutes: 5))
     func limits() throws {
         let dir = try GuestHarness.workDirectory("fs-limits")
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -55,7 +55,7 @@ import Testing
     }
 
     @Test("AVPS-v2.0-50 with --uid-map/--gid-map 0:100000:1000: the guest's root creates as host 100000, host root shows as 65534, unmapped ids are refused",
-          .timeLimit(.minutes(5)))
+          .runningTimeLimit(minutes: 5))
     func mappedOwners() throws {
         let dir = try GuestHarness.workDirectory("fs-map")
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -91,7 +91,7 @@ import Testing
     }
 
     @Test("the default sandbox: the serving child is PID 1 of new PID, mount, net, IPC, UTS and cgroup namespaces, its root holds share, proc and sockets, CapEff/CapPrm/CapBnd 0x1f, no_new_privs, seccomp 2 on every thread",
-          .timeLimit(.minutes(2)))
+          .runningTimeLimit(minutes: 2))
     func namespaceSandbox() throws {
         let (server, dir) = try start("fs-sandbox", mode: nil)
         defer {
@@ -133,7 +133,7 @@ import Testing
     }
 
     @Test("--sandbox none, the control: no child, the test's namespaces and root, every capability, no no_new_privs, no seccomp",
-          .timeLimit(.minutes(2)))
+          .runningTimeLimit(minutes: 2))
     func noSandbox() throws {
         let (server, dir) = try start("fs-nosandbox", mode: "none")
         defer {
@@ -153,7 +153,7 @@ import Testing
         #expect(view.root == me.root && view.root != ["proc", "share", "sockets"])
     }
 
-    @Test("--read-only: inside the sandbox the share itself is a read-only mount, not only refused by the server", .timeLimit(.minutes(2)))
+    @Test("--read-only: inside the sandbox the share itself is a read-only mount, not only refused by the server", .runningTimeLimit(minutes: 2))
     func readOnlyShare() throws {
         let (server, dir) = try start("fs-sandbox-ro", mode: nil, readOnly: true)
         defer {

@@ -30,7 +30,7 @@ import Testing
     }
 
     @Test("AVPS-v2.0-50: an unprivileged guest user's write, O_TRUNC open and truncate clear set-ID bits on the host as Linux would; root's write keeps them",
-          .timeLimit(.minutes(5)))
+          .runningTimeLimit(minutes: 5))
     func setIDBits() throws {
         let dir = try GuestHarness.workDirectory("fs-setid")
         defer { try? FileManager.default.removeItem(atPath: dir) }

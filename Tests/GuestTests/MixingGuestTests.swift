@@ -43,7 +43,7 @@ import Testing
         """)
 
     @Test("AVPS §2.9: navigation ducks media by 12 dB (±1) and releases it; a chime plays at unity; the host turns a VM down",
-          .timeLimit(.minutes(5)))
+          .runningTimeLimit(minutes: 5))
     func duckingAcrossVMs() throws {
         try GuestHarness.checkPrerequisites()
         let image = try SoundInRealGuest.image()

@@ -83,7 +83,7 @@ import Testing
     static let csv = "time_s,speed,coolant,cabin,battery,accel_x,accel_y,accel_z\n0,0,80,21,13.8,1.5,-0.25,9.81\n600,30,95,23,14.2,1.5,-0.25,9.81\n"
 
     @Test("AVPS-v2.0-39, AVPS-v2.0-36: the guests' scmi-hwmon shows the host's simulated signals, a host change arrives within one update period, each VM sees only its sensors, scmi-iio's buffer fills from continuous update notifications; scmi-cpufreq's request reaches the server and is capped by the host limit; the power domains are genpd domains",
-          .timeLimit(.minutes(10)))
+          .runningTimeLimit(minutes: 10))
     func scmiSensorsPerformancePower() throws {
         try Self.image.ensureBuilt()
         _ = try QemuProcess.resolve("qemu-system-aarch64")

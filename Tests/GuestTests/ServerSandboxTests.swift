@@ -41,7 +41,7 @@ import Testing
     }
 
     @Test("AVPS-v2.0-30: every kind's default sandbox: PID 1 of its own namespaces, a root of /proc and its bound directories only, no capabilities, no_new_privs, seccomp 2 on every thread, its limits",
-          .timeLimit(.minutes(5)), arguments: SandboxedKind.all)
+          .runningTimeLimit(minutes: 5), arguments: SandboxedKind.all)
     func namespaceSandbox(_ kind: SandboxedKind) throws {
         let (server, dir) = try start(kind, sandbox: nil)
         defer {
@@ -81,7 +81,7 @@ import Testing
     }
 
     @Test("--sandbox none, the control: no child, the test's namespaces and root, its capabilities, no no_new_privs, no seccomp, its limits",
-          .timeLimit(.minutes(5)), arguments: SandboxedKind.all)
+          .runningTimeLimit(minutes: 5), arguments: SandboxedKind.all)
     func noSandbox(_ kind: SandboxedKind) throws {
         let (server, dir) = try start(kind, sandbox: "none")
         defer {

@@ -46,7 +46,7 @@ import Testing
     }
 
     @Test("AVPS-v2.0-30: a confined server cannot open a host file outside its profile, but opens one in a bound directory",
-          .timeLimit(.minutes(5)), arguments: kinds)
+          .runningTimeLimit(minutes: 5), arguments: kinds)
     func opening(_ kind: SandboxedKind) throws {
         let dir = try GuestHarness.workDirectory("sandbox-try-\(kind.name)"), secret = try Self.outsideFile()
         defer {
@@ -67,7 +67,7 @@ import Testing
     }
 
     @Test("AVPS-v2.0-30: a confined server that creates an AF_INET socket or execs is killed by its seccomp handler (exit 159)",
-          .timeLimit(.minutes(5)), arguments: kinds)
+          .runningTimeLimit(minutes: 5), arguments: kinds)
     func socketAndExec(_ kind: SandboxedKind) throws {
         let dir = try GuestHarness.workDirectory("sandbox-try-\(kind.name)")
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -84,7 +84,7 @@ import Testing
     }
 
     @Test("AVPS-v2.0-30: socket(AF_UNIX) only for a server that connects at run time: killed for a listening entropy server, allowed with --connect and for vsock",
-          .timeLimit(.minutes(2)))
+          .runningTimeLimit(minutes: 2))
     func unixSockets() throws {
         let dir = try GuestHarness.workDirectory("sandbox-try-unix")
         defer { try? FileManager.default.removeItem(atPath: dir) }

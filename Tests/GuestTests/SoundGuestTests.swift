@@ -64,7 +64,7 @@ import Testing
         """
 
     @Test("AVPS-v2.0-PENDING-SND (AVPS §2.9, VIRTIO 1.2 §5.14): aplay plays bit-exact in real time (±5 %), arecord records the test tone",
-          .timeLimit(.minutes(5)), arguments: [QemuCommandLine.Machine.q35, .microvm])
+          .runningTimeLimit(minutes: 5), arguments: [QemuCommandLine.Machine.q35, .microvm])
     func playAndRecord(machine: QemuCommandLine.Machine) throws {
         try GuestHarness.checkPrerequisites()
         let image = try Self.image()

@@ -19,7 +19,7 @@ import Testing
         """#
 
     @Test("AVPS-v2.0-1, AVPS-v2.0-2, AVPS-v2.0-3: avp up boots an aarch64 VM with 'boot: uefi' through edk2 from the EFI system partition AVP writes, with AVP's device tree and entropy server",
-          .timeLimit(.minutes(6)))
+          .runningTimeLimit(minutes: 6))
     func platformUefiBoot() throws {
         try Self.image.ensureBuilt()
         _ = try QemuProcess.resolve("qemu-system-aarch64")
