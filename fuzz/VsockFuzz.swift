@@ -47,22 +47,6 @@ private func describe(_ p: VsockPacket?) -> String {
         + "buf \(p.bufferAllocation) fwd \(p.forwardCount) len \(p.payload.count)"
 }
 
-/// The fuzzer's bytes, front to back; zeros once they run out.
-private struct FuzzBytes {
-    let base: UnsafePointer<UInt8>
-    let count: Int
-    var offset = 0
-    var isEmpty: Bool { offset >= count }
-    mutating func u8() -> UInt8 {
-        guard offset < count else { return 0 }
-        defer { offset += 1 }
-        return base[offset]
-    }
-    mutating func u16() -> UInt16 { UInt16(u8()) | UInt16(u8()) << 8 }
-    mutating func u32() -> UInt32 { UInt32(u16()) | UInt32(u16()) << 16 }
-    mutating func u64() -> UInt64 { UInt64(u32()) | UInt64(u32()) << 32 }
-}
-
 /// Byte `i` of what the host processes write, and of what the guest sends: position-dependent, so
 /// bytes lost, repeated or reordered show.
 private func hostByte(_ i: Int) -> UInt8 { UInt8(truncatingIfNeeded: (UInt64(i) &* 0x9E37_79B9_7F4A_7C15) >> 56) }
@@ -1054,7 +1038,7 @@ private struct DeviceRun {
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     guard size >= 1 else { return 0 }
     fuzzParsing(Array(UnsafeBufferPointer(start: data + 1, count: size - 1)))
-    var input = FuzzBytes(base: data + 1, count: size - 1)
+    var input = FuzzBytes(data: data + 1, count: size - 1)
     if data[0] & 1 == 0 {
         var run = ConnectionRun(&input)
         run.run(&input)

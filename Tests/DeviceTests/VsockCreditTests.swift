@@ -44,6 +44,16 @@ import Testing
         return (peer, credit)
     }
 
+    /// A guest with 32 receive buffers posted whose port 1000 is connected to a host process on CID 2 port 5000.
+    /// The listener is closed once it has accepted; the stream stays.
+    func connected() throws -> (VsockFixture, NonBlockingStream, Credit) {
+        let vm = try VsockFixture(cid: 3, router: VsockRouter(allowedPairs: []), directory: directory)
+        try vm.post(32)
+        let listener = try UnixListener(path: VsockFixture.hostSocket(3, in: directory) + "_5000")
+        let (peer, credit) = try open(vm, listener: listener)
+        return (vm, peer, credit)
+    }
+
     /// Sends as long as the credit allows, asking for an update when it runs out; returns when
     /// no more credit comes. `chunk` bytes per packet, numbered so the host can check the order.
     func sendWithinCredit(_ vm: VsockFixture, _ credit: inout Credit, chunk: Int = 16 * 1024) throws -> [UInt8] {
@@ -81,10 +91,7 @@ import Testing
     @Test("AVPS-v2.0-16/30: a guest honouring credit stops at buf_alloc against a host process that never reads; the server holds at most buf_alloc")
     func honouredCreditBoundsTheServer() throws {
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let vm = try VsockFixture(cid: 3, router: VsockRouter(allowedPairs: []), directory: directory)
-        try vm.post(32)
-        let listener = try UnixListener(path: VsockFixture.hostSocket(3, in: directory) + "_5000")
-        let (peer, opened) = try open(vm, listener: listener)
+        let (vm, peer, opened) = try connected()
         var credit = opened
         let allocation = Int(VsockDevice.bufferAllocation)
         #expect(credit.bufferAllocation == VsockDevice.bufferAllocation)
@@ -114,10 +121,7 @@ import Testing
     @Test("AVPS-v2.0-16/30: a guest ignoring credit against a host process that never reads is reset; the server never holds more than buf_alloc")
     func ignoredCreditIsReset() throws {
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let vm = try VsockFixture(cid: 3, router: VsockRouter(allowedPairs: []), directory: directory)
-        try vm.post(32)
-        let listener = try UnixListener(path: VsockFixture.hostSocket(3, in: directory) + "_5000")
-        let (peer, opened) = try open(vm, listener: listener)
+        let (vm, peer, opened) = try connected()
         var credit = opened
         let allocation = Int(VsockDevice.bufferAllocation)
 
