@@ -250,11 +250,16 @@ public final class VhostUserBackend: @unchecked Sendable {
         return "guest memory at \(region.guestAddress) (\(region.size) bytes) faulted: the front end shrank the file behind it"
     }
 
-    /// The driver kicked `queue`: clear the eventfd and let the device process it.
+    /// The driver kicked `queue`: let the device process it.
+    ///
+    /// The kick eventfd is not read. `VhostUserServer` watches it edge-triggered, and an eventfd
+    /// wakes its waiters on every write, so each kick is an event whether or not the counter was
+    /// cleared; that saves a read(2) per kick (bench/block-syscalls: 4 system calls per request at
+    /// queue depth 1 against qemu-storage-daemon's 2). The counter only grows; a front end that
+    /// writes it to its maximum stops only its own kicks (eventfd(2) refuses what would overflow).
     public func kick(queue index: Int) {
         guard vrings.indices.contains(index) else { return }
         let ring = vrings[index]
-        ring.kick?.drain()
         guard ring.enabled, let queue = ring.queue, !queue.isBroken else { return }
         device.process(queue)
     }

@@ -339,7 +339,8 @@ public final class VhostUserServer: @unchecked Sendable {
         }
         for (queue, fd) in wanted where watchedKicks[queue] == nil {
             do {
-                try epoll.add(fd, token: Token.kickBase + UInt64(queue))
+                // Edge-triggered: the backend never reads the kick (VhostUserBackend.kick).
+                try epoll.add(fd, events: [.readable, .edgeTriggered], token: Token.kickBase + UInt64(queue))
                 watchedKicks[queue] = fd
             } catch {
                 logger.error("queue \(queue): cannot watch kick descriptor: \(error)")
