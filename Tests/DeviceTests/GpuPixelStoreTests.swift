@@ -1,4 +1,5 @@
 @testable import Devices
+import AVPTestSupport
 import Foundation
 import Testing
 
@@ -7,19 +8,7 @@ import Testing
 /// as they were, and the image stays exactly what was written, whatever the order of writes,
 /// partial or whole, and of readers taking and letting go buffers.
 @Suite struct GpuPixelStore {
-    /// A small deterministic generator, so a failure replays.
-    struct Generator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
-    static func randomRect(_ width: Int, _ height: Int, _ g: inout Generator) -> GpuRect {
+    static func randomRect(_ width: Int, _ height: Int, _ g: inout SplitMix64) -> GpuRect {
         let x = Int.random(in: 0..<width, using: &g), y = Int.random(in: 0..<height, using: &g)
         return GpuRect(x: UInt32(x), y: UInt32(y), width: UInt32(Int.random(in: 1...(width - x), using: &g)),
                        height: UInt32(Int.random(in: 1...(height - y), using: &g)))
@@ -28,7 +17,7 @@ import Testing
     @Test("random partial, whole and in-place writes with readers holding old images: every image and every held buffer stays exact",
           arguments: [1, 2, 3, 4])
     func modelCheck(seed: UInt64) {
-        var g = Generator(state: seed)
+        var g = SplitMix64(seed: seed)
         let (width, height) = (13, 9)
         var store = PixelStore(width: width, height: height)
         var model = [UInt8](repeating: 0, count: width * height * 4)

@@ -9,21 +9,6 @@ import Testing
 import VhostUser
 import Virtio
 
-/// SplitMix64: a seeded generator, so a failing sequence is named by its seed and replayed.
-struct SequenceRandom {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(max(1, n))) }
-    mutating func chance(_ percent: Int) -> Bool { below(100) < percent }
-    mutating func bytes(_ n: Int) -> [UInt8] { (0..<n).map { _ in UInt8(truncatingIfNeeded: next()) } }
-}
-
 /// A hostile front end over the socket, with real resources: memfd RAM, eventfds, socket pairs.
 /// It sends random vhost-user steps; any error on its side (a refusal, the server closing the
 /// connection after a protocol error, an unexpected reply) just makes it connect again.
@@ -32,7 +17,7 @@ final class SequenceFrontEnd {
     static let ramSize = 256 * 1024
     let path: String
     let queueCount: Int
-    var random: SequenceRandom
+    var random: SplitMix64
     private var front: VhostUserFrontend?
     private var ram: SharedMemoryRegion
     private var memory: GuestMemory
@@ -46,7 +31,7 @@ final class SequenceFrontEnd {
     init(path: String, queueCount: Int, seed: UInt64) throws {
         self.path = path
         self.queueCount = min(queueCount, 8)
-        random = SequenceRandom(state: seed)
+        random = SplitMix64(seed: seed)
         ram = try SharedMemoryRegion(guestAddress: GuestAddress(Self.ramBase), size: UInt64(Self.ramSize))
         memory = try GuestMemory(regions: [ram.region])
     }
