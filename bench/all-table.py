@@ -12,15 +12,11 @@ import sys
 rows_path, machine, commit, command, minutes, failed = sys.argv[1:7]
 
 
-def number(text):
-    return float(text)
-
-
 def ratio(avp, peer, better):
     """AVP's advantage: AVP / peer where higher is better, peer / AVP where lower is."""
     if peer == "-":
         return None
-    a, p = number(avp), number(peer)
+    a, p = float(avp), float(peer)
     if better == "higher":
         return a / p if p else None
     return p / a if a else None
@@ -30,10 +26,10 @@ def verdict(goal, avp, advantage):
     if goal == "-":
         return "-"
     if goal.startswith("<="):
-        return "met" if number(avp) <= number(goal[2:]) else "**not met**"
+        return "met" if float(avp) <= float(goal[2:]) else "**not met**"
     if advantage is None:
         return "no figure"
-    return "met" if advantage >= number(goal.rstrip("*")) else "**not met**"
+    return "met" if advantage >= float(goal.rstrip("*")) else "**not met**"
 
 
 def goal_text(goal):

@@ -5,7 +5,9 @@ import CAVPShim
 
 /// Asynchronous file I/O as a device uses it: prepare operations tagged with a
 /// 64-bit value, submit them, collect completions. `IOUring` is the fast engine;
-/// `SynchronousFileIO` runs the same operations in place where io_uring is unavailable.
+/// `BufferedWritesInPlace` puts it in front of page-cache files, writing in place what the
+/// ring would hand to a worker thread; `SynchronousFileIO` runs the same operations in place
+/// where io_uring is unavailable.
 /// The iovec arrays passed in must stay valid until the operation completes.
 public protocol AsyncFileIO: AnyObject {
     func prepareRead(fd: Int32, vectors: UnsafePointer<iovec>, count: Int, offset: UInt64, userData: UInt64) -> Bool
