@@ -35,7 +35,7 @@ compat-tests:
 fuzz-smoke:
 	fuzz/run all 30
 
-# Every device next to its peer, one table (about 35 minutes), then guest kernel boot times; not part of CI.
+# Every device next to its peer, one table (about 25 minutes), then guest kernel boot times; not part of CI.
 bench:
 	bench/all
 	bench/boot
