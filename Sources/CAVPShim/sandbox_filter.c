@@ -48,6 +48,9 @@ static const int base_calls[] = {
     SYS_ftruncate, SYS_fallocate, SYS_fsync, SYS_fdatasync, SYS_statfs, SYS_fstatfs, SYS_getdents64,
     SYS_readlinkat, SYS_faccessat, SYS_faccessat2, SYS_unlinkat,
     SYS_vmsplice, SYS_splice,   // SpliceSender: the GPU's scanouts to QEMU's display socket without a copy
+    // The server loop's ring (EventLoopRing), made before the sandbox closes and restricted to its
+    // operations; io_uring_setup and io_uring_register stay outside, so no other ring can be made.
+    SYS_io_uring_enter,
 #if defined(__x86_64__)
     SYS_open, SYS_stat, SYS_lstat, SYS_access, SYS_readlink, SYS_unlink, SYS_poll, SYS_select, SYS_epoll_wait,
     SYS_dup2, SYS_pipe, SYS_arch_prctl, SYS_time, SYS_accept,
@@ -67,8 +70,6 @@ static const int replace_calls[] = {
 #endif
 };
 
-static const int uring_calls[] = { SYS_io_uring_setup, SYS_io_uring_enter, SYS_io_uring_register };
-
 // AVP_SECCOMP_FILE_SYSTEM: what the virtio-fs passthrough makes of FUSE requests (with FILE_REPLACE).
 static const int fs_calls[] = {
     SYS_mknodat, SYS_symlinkat, SYS_syncfs, SYS_sync_file_range, SYS_truncate, SYS_name_to_handle_at, SYS_open_by_handle_at,
@@ -87,7 +88,7 @@ static const int audio_calls[] = {
 };
 
 #define COUNT(list) (sizeof list / sizeof list[0])
-enum { max_calls = COUNT(base_calls) + COUNT(unix_calls) + COUNT(replace_calls) + COUNT(uring_calls) + COUNT(fs_calls) + COUNT(audio_calls) };
+enum { max_calls = COUNT(base_calls) + COUNT(unix_calls) + COUNT(replace_calls) + COUNT(fs_calls) + COUNT(audio_calls) };
 
 static unsigned add(int *calls, unsigned n, const int *list, unsigned count) {
     for (unsigned i = 0; i < count; i++) {
@@ -103,7 +104,6 @@ static unsigned collect(unsigned groups, int *calls) {
     unsigned n = add(calls, 0, base_calls, COUNT(base_calls));
     if (groups & AVP_SECCOMP_UNIX_SOCKETS) n = add(calls, n, unix_calls, COUNT(unix_calls));
     if (groups & (AVP_SECCOMP_FILE_REPLACE | AVP_SECCOMP_FILE_SYSTEM)) n = add(calls, n, replace_calls, COUNT(replace_calls));
-    if (groups & AVP_SECCOMP_IO_URING) n = add(calls, n, uring_calls, COUNT(uring_calls));
     if (groups & AVP_SECCOMP_FILE_SYSTEM) n = add(calls, n, fs_calls, COUNT(fs_calls));
     if (groups & AVP_SECCOMP_AUDIO) n = add(calls, n, audio_calls, COUNT(audio_calls));
     return n;

@@ -16,12 +16,37 @@ static int sys_enter(int fd, unsigned submit, unsigned wait, unsigned flags) {
     return (int)syscall(__NR_io_uring_enter, fd, submit, wait, flags, NULL, 0);
 }
 
-int avp_uring_init(struct avp_uring *r, unsigned entries) {
+int avp_uring_init(struct avp_uring *r, unsigned entries) { return avp_uring_init_restricted(r, entries, NULL, 0); }
+
+static int sys_register(int fd, unsigned op, void *arg, unsigned n) { return (int)syscall(__NR_io_uring_register, fd, op, arg, n); }
+
+/// A ring created disabled, limited to `ops`, then enabled: nothing else can be submitted on it
+/// later, even by code that took over the process (io_uring operations bypass seccomp).
+static int restrict_ops(int fd, const uint8_t *ops, unsigned count) {
+    struct io_uring_restriction rules[64];
+    if (count > 64) return -EINVAL;
+    memset(rules, 0, sizeof(rules));
+    for (unsigned i = 0; i < count; i++) { rules[i].opcode = IORING_RESTRICTION_SQE_OP; rules[i].sqe_op = ops[i]; }
+    if (sys_register(fd, IORING_REGISTER_RESTRICTIONS, rules, count) < 0) return -errno;
+    if (sys_register(fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0) < 0) return -errno;
+    return 0;
+}
+
+int avp_uring_init_restricted(struct avp_uring *r, unsigned entries, const uint8_t *ops, unsigned op_count) {
     memset(r, 0, sizeof(*r));
     struct io_uring_params p;
     memset(&p, 0, sizeof(p));
+    // A restricted ring is a server loop's (EventLoopRing). COOP_TASKRUN: completions for its
+    // thread while busy in user space wait for its next system call instead of interrupting it
+    // (it enters the ring again soon). DEFER_TASKRUN measured no better, and would need
+    // io_uring_register from the loop's thread, inside the sandbox.
+    if (op_count) p.flags = IORING_SETUP_R_DISABLED | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
     int fd = sys_setup(entries, &p);
     if (fd < 0) return -errno;
+    if (op_count) {
+        int rc = restrict_ops(fd, ops, op_count);
+        if (rc < 0) { close(fd); return rc; }
+    }
     r->fd = fd;
     r->sq_ring_size = p.sq_off.array + p.sq_entries * sizeof(unsigned);
     r->cq_ring_size = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
@@ -139,11 +164,70 @@ int avp_uring_submit(struct avp_uring *r, unsigned wait) {
 }
 
 int avp_uring_next_completion(struct avp_uring *r, uint64_t *ud, int32_t *res) {
+    uint32_t flags;
+    return avp_uring_next_cqe(r, ud, res, &flags);
+}
+
+int avp_uring_next_cqe(struct avp_uring *r, uint64_t *ud, int32_t *res, uint32_t *flags) {
     unsigned head = *r->cq_head;
     if (head == __atomic_load_n(r->cq_tail, __ATOMIC_ACQUIRE)) return 0;
     struct io_uring_cqe *cqe = (struct io_uring_cqe *)r->cqes + (head & *r->cq_mask);
     *ud = cqe->user_data;
     *res = cqe->res;
+    *flags = cqe->flags;
     __atomic_store_n(r->cq_head, head + 1, __ATOMIC_RELEASE);
     return 1;
+}
+
+int avp_uring_ready(struct avp_uring *r) {
+    return *r->cq_head != __atomic_load_n(r->cq_tail, __ATOMIC_ACQUIRE);
+}
+
+int avp_uring_prep_poll(struct avp_uring *r, int fd, uint32_t events, int multishot, uint64_t ud) {
+    struct io_uring_sqe *sqe = next_sqe(r);
+    if (!sqe) return -EBUSY;
+    sqe->opcode = IORING_OP_POLL_ADD;
+    sqe->fd = fd;
+    sqe->poll32_events = events;
+    sqe->len = multishot ? IORING_POLL_ADD_MULTI : 0;
+    sqe->user_data = ud;
+    return 0;
+}
+
+int avp_uring_prep_poll_remove(struct avp_uring *r, uint64_t target, uint64_t ud) {
+    struct io_uring_sqe *sqe = next_sqe(r);
+    if (!sqe) return -EBUSY;
+    sqe->opcode = IORING_OP_POLL_REMOVE;
+    sqe->fd = -1;
+    sqe->addr = target;
+    sqe->user_data = ud;
+    return 0;
+}
+
+int avp_uring_prep_write(struct avp_uring *r, int fd, const void *buffer, unsigned length, uint64_t ud) {
+    struct io_uring_sqe *sqe = next_sqe(r);
+    if (!sqe) return -EBUSY;
+    sqe->opcode = IORING_OP_WRITE;
+    sqe->fd = fd;
+    sqe->addr = (uint64_t)(uintptr_t)buffer;
+    sqe->len = length;
+    sqe->off = (uint64_t)-1;   // the file's position: an eventfd or a pipe has none
+    sqe->user_data = ud;
+    return 0;
+}
+
+int avp_uring_wait(struct avp_uring *r, unsigned wait, int timeout_ms) {
+    if (timeout_ms < 0 || wait == 0) return avp_uring_submit(r, wait);
+    unsigned n = r->pending;
+    if (n) {
+        __atomic_store_n(r->sq_tail, *r->sq_tail + n, __ATOMIC_RELEASE);
+        r->pending = 0;
+    }
+    struct __kernel_timespec ts = { .tv_sec = timeout_ms / 1000, .tv_nsec = (long long)(timeout_ms % 1000) * 1000000 };
+    struct io_uring_getevents_arg arg;
+    memset(&arg, 0, sizeof(arg));
+    arg.ts = (uint64_t)(uintptr_t)&ts;
+    int ret = (int)syscall(__NR_io_uring_enter, r->fd, n, wait, IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG, &arg, sizeof(arg));
+    if (ret < 0 && (errno == ETIME || errno == EINTR)) return 0;
+    return ret < 0 ? -errno : ret;
 }

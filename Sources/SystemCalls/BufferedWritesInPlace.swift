@@ -5,7 +5,7 @@ import CAVPShim
 
 /// An `AsyncFileIO` for files used through the page cache: writes that need not reach the
 /// disk run in place, on the calling thread, when they are prepared; everything else goes to
-/// an io_uring.
+/// an io_uring (its own, or the server loop's: `LoopRingFileIO`).
 ///
 /// Why: ext4 and tmpfs cannot copy into the page cache without possibly blocking
 /// (`pwritev2(RWF_NOWAIT)` fails with EOPNOTSUPP on both here, kernel 6.18), so io_uring
@@ -21,13 +21,13 @@ import CAVPShim
 /// throttles dirty pages; that stalls only the thread doing it, which serves one device of
 /// one VM.
 public final class BufferedWritesInPlace: AsyncFileIO, @unchecked Sendable {
-    private let ring: IOUring
+    private let ring: AsyncFileIO
     private var done: [IOUring.Completion] = []
     private var next = 0
 
-    public init(ring: IOUring) { self.ring = ring }
+    public init(ring: AsyncFileIO) { self.ring = ring }
 
-    public var completionDescriptor: Int32? { ring.pollDescriptor }
+    public var completionDescriptor: Int32? { ring.completionDescriptor }
     public var pendingSubmissions: UInt32 { ring.pendingSubmissions }
 
     public func prepareRead(fd: Int32, vectors: UnsafePointer<iovec>, count: Int, offset: UInt64, userData: UInt64) -> Bool {

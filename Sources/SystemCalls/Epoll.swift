@@ -19,7 +19,15 @@ public final class Epoll: Sendable {
     public struct Event: Sendable {
         public let token: UInt64
         public let events: Events
+
+        public init(token: UInt64, events: Events) {
+            self.token = token
+            self.events = events
+        }
     }
+
+    /// Events one `wait` returns at most.
+    public static let maxEvents = 64
 
     private let descriptor: FileDescriptor
 
@@ -44,11 +52,13 @@ public final class Epoll: Sendable {
         _ = avp_epoll_ctl(descriptor.rawValue, EPOLL_CTL_DEL, fd, 0, 0)
     }
 
-    /// Waits up to `timeoutMilliseconds` (-1: forever) for at most 64 events.
+    /// Waits up to `timeoutMilliseconds` (-1: forever) for at most `maxEvents` events.
     public func wait(timeoutMilliseconds: Int32 = -1) throws(Errno) -> [Event] {
-        var tokens = [UInt64](repeating: 0, count: 64)
-        var events = [UInt32](repeating: 0, count: 64)
-        let n = try retryingSyscall("epoll_wait") { avp_epoll_wait(descriptor.rawValue, &tokens, &events, 64, timeoutMilliseconds) }
+        var tokens = [UInt64](repeating: 0, count: Self.maxEvents)
+        var events = [UInt32](repeating: 0, count: Self.maxEvents)
+        let n = try retryingSyscall("epoll_wait") {
+            avp_epoll_wait(descriptor.rawValue, &tokens, &events, Int32(Self.maxEvents), timeoutMilliseconds)
+        }
         return (0..<Int(n)).map { Event(token: tokens[$0], events: Events(rawValue: events[$0])) }
     }
 }

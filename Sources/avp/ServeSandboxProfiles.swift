@@ -52,8 +52,8 @@ extension ServeEntropy: SandboxedServe {
 
 extension ServeBlock: SandboxedServe {
     var sandboxMode: SandboxMode { options.sandbox }
-    /// The image is open before the sandbox; its I/O goes through io_uring.
-    var sandboxProfile: SandboxProfile { .server("block", endpoints: options.endpoints.all, syscalls: .ioUring) }
+    /// The image is open before the sandbox; its I/O goes through the loop's io_uring, as every kind's waiting does.
+    var sandboxProfile: SandboxProfile { .server("block", endpoints: options.endpoints.all) }
 }
 
 extension ServeConsole: SandboxedServe {
@@ -156,7 +156,7 @@ extension ServeFs: SandboxedServe {
         let reconnects = endpoints.contains { if case .connect = $0 { true } else { false } }
         let vms = max(1, endpoints.count)
         return SandboxProfile(kind: "fs", capabilities: Self.keptCapabilities,
-                              syscalls: SandboxProfile.Syscalls([.fileSystem, .ioUring]).union(reconnects ? .unixSockets : []),
+                              syscalls: SandboxProfile.Syscalls.fileSystem.union(reconnects ? .unixSockets : []),
                               addressSpace: UInt64(16 + 64 * vms) << 30)
     }
 

@@ -24,8 +24,11 @@ import Virtio
         #expect(try f.driver.frontend.getQueueNum() == 2)
     }
 
-    @Test func writesReadBackAndLandInTheImage() throws {
-        let f = try BlockFixture()
+    @Test(arguments: ServerEventLoop.allCases)
+    func writesReadBackAndLandInTheImage(loop: ServerEventLoop) throws {
+        let f = try BlockFixture(eventLoop: loop)
+        #expect(f.server.eventLoop == loop)
+        #expect(f.device.engineName.contains("shared with the event loop") == (loop == .ioUring))
         let data = pattern(8192, seed: 7)
         #expect(try f.write(sector: 100, bytes: data) == 0)
         let (status, back) = try f.read(sector: 100, count: 8192)
@@ -157,8 +160,9 @@ import Virtio
         #expect(try f.read(sector: 0, count: 512).0 == 0)
     }
 
-    @Test func requestsOnSeveralQueuesAreAllServed() throws {
-        let f = try BlockFixture(sizeMiB: 16, configure: { $0.queueCount = 4 }, queues: 4)
+    @Test(arguments: ServerEventLoop.allCases)
+    func requestsOnSeveralQueuesAreAllServed(loop: ServerEventLoop) throws {
+        let f = try BlockFixture(sizeMiB: 16, configure: { $0.queueCount = 4 }, queues: 4, eventLoop: loop)
         for (i, q) in f.driver.queues.enumerated() {
             for j in 0..<8 {
                 let data = try f.driver.allocate(4096)
@@ -172,9 +176,24 @@ import Virtio
         for k in 0..<32 { #expect(try f.read(sector: UInt64(k * 8), count: 4096).1 == pattern(4096, seed: UInt8(k))) }
     }
 
-    /// O_DIRECT makes the writes truly asynchronous, so they are still in flight when the ring is stopped.
-    @Test func getVringBaseWaitsForRequestsInFlight() throws {
-        let f = try BlockFixture(sizeMiB: 64, configure: { $0.direct = true; $0.cache = .writethrough })
+    /// Adaptive polling: after a request the server keeps looking at the available ring for its
+    /// window, so a request published without a kick is served; without polling it waits for one.
+    @Test(arguments: [0, 500_000])
+    func aRequestWithoutAKickIsServedOnlyWhilePolling(pollMicroseconds: Int) throws {
+        let f = try BlockFixture(pollMicroseconds: pollMicroseconds)
+        #expect(try f.write(sector: 0, bytes: pattern(512, seed: 1)) == 0)
+        let data = try f.driver.allocate(512)
+        try data.write(pattern(512, seed: 2))
+        let status = try f.driver.allocate(1)
+        try f.queue.ring.add(readable: [try f.header(1, sector: 8), data], writable: [status])
+        #expect(try f.queue.waitForUsed(timeoutMilliseconds: 300).count == (pollMicroseconds > 0 ? 1 : 0))
+    }
+
+    /// O_DIRECT makes the writes truly asynchronous, so they are still in flight when the ring is
+    /// stopped, and their completions reach the loop later (on its ring, or through epoll).
+    @Test(arguments: ServerEventLoop.allCases)
+    func getVringBaseWaitsForRequestsInFlight(loop: ServerEventLoop) throws {
+        let f = try BlockFixture(sizeMiB: 64, configure: { $0.direct = true; $0.cache = .writethrough }, eventLoop: loop)
         for i in 0..<40 {
             let data = try f.driver.allocate(64 << 10)
             let status = try f.driver.allocate(1)

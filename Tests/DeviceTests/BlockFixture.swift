@@ -19,7 +19,7 @@ final class BlockFixture {
     var queue: DriverQueue { driver.queues[0] }
 
     init(sizeMiB: Int = 16, configure: (inout BlockDeviceOptions) -> Void = { _ in }, queues: Int = 1,
-         features: ((UInt64) -> UInt64)? = nil) throws {
+         features: ((UInt64) -> UInt64)? = nil, eventLoop: ServerEventLoop? = nil, pollMicroseconds: Int? = nil) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("avp-blk-\(try SystemRandom.uint64())").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         imagePath = directory + "/disk.img"
@@ -31,7 +31,8 @@ final class BlockFixture {
         configure(&options)
         let logger = Logger(label: "test.block")
         device = try BlockDevice(options: options, logger: logger)
-        server = try VhostUserServer(socketPath: socketPath, device: device, logger: logger)
+        server = try VhostUserServer(socketPath: socketPath, device: device, logger: logger, eventLoop: eventLoop,
+                                     pollMicroseconds: pollMicroseconds)
         try server.start()
         let frontend = try VhostUserFrontend.connect(to: socketPath)
         driver = try GuestDriver(frontend: frontend, memorySize: 32 << 20)

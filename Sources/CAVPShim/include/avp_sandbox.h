@@ -49,8 +49,6 @@ enum {
     AVP_SECCOMP_UNIX_SOCKETS = 1,
     /// Replacing files in bound directories (write a temporary, rename): statistics, snapshots, EEPROMs.
     AVP_SECCOMP_FILE_REPLACE = 2,
-    /// io_uring_setup, io_uring_enter, io_uring_register: the block and file-system servers' I/O.
-    AVP_SECCOMP_IO_URING = 4,
     /// The file-system passthrough: every *at call, xattrs, file handles.
     AVP_SECCOMP_FILE_SYSTEM = 8,
     /// System V shared memory and semaphores (ALSA dmix/dsnoop) and real-time scheduling (audio threads).

@@ -12,6 +12,7 @@
 #include <sys/uio.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
+#include <linux/io_uring.h>
 #include "avp_fs.h"
 #include "avp_sandbox.h"
 
@@ -103,6 +104,8 @@ struct avp_uring {
 };
 /// Sets up a ring of `entries` submissions (CQ twice that). 0 or -errno.
 int avp_uring_init(struct avp_uring *ring, unsigned entries);
+/// The same, and only the `op_count` opcodes in `ops` (IORING_OP_*) may ever be submitted on it.
+int avp_uring_init_restricted(struct avp_uring *ring, unsigned entries, const uint8_t *ops, unsigned op_count);
 void avp_uring_exit(struct avp_uring *ring);
 /// Preparation functions return 0, or -EBUSY when the submission queue is full.
 int avp_uring_prep_readv(struct avp_uring *ring, int fd, const struct iovec *iov, unsigned count, uint64_t offset, int rw_flags, uint64_t user_data);
@@ -113,6 +116,19 @@ int avp_uring_prep_fallocate(struct avp_uring *ring, int fd, int mode, uint64_t 
 int avp_uring_submit(struct avp_uring *ring, unsigned wait);
 /// Takes one completion if there is one: returns 1 and fills `user_data`/`result`, else 0.
 int avp_uring_next_completion(struct avp_uring *ring, uint64_t *user_data, int32_t *result);
+/// The same with the completion's flags (IORING_CQE_F_MORE: a multishot request stays armed).
+int avp_uring_next_cqe(struct avp_uring *ring, uint64_t *user_data, int32_t *result, uint32_t *flags);
+/// 1 while completions wait to be taken.
+int avp_uring_ready(struct avp_uring *ring);
+/// Poll `fd` for `events` (POLLIN...); `multishot`: one completion per wake-up until removed.
+int avp_uring_prep_poll(struct avp_uring *ring, int fd, uint32_t events, int multishot, uint64_t user_data);
+/// Removes the poll submitted with `target` as its user data.
+int avp_uring_prep_poll_remove(struct avp_uring *ring, uint64_t target, uint64_t user_data);
+/// write(2) of `length` bytes at `buffer` (which must stay valid until it completes).
+int avp_uring_prep_write(struct avp_uring *ring, int fd, const void *buffer, unsigned length, uint64_t user_data);
+/// Submits what is prepared and waits for `wait` completions, at most `timeout_ms` (-1: no limit).
+/// Count submitted, or -errno; a timeout is not an error.
+int avp_uring_wait(struct avp_uring *ring, unsigned wait, int timeout_ms);
 
 // --- Guest memory fault guard (guard.c) ---
 /// Registers a guest RAM mapping: a SIGBUS inside it (the front end shrank the file

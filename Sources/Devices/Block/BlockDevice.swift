@@ -20,7 +20,7 @@ import Virtio
 /// Requests in flight when the server dies are not lost: the device tracks them in the
 /// front end's inflight region (`InflightTrackingDevice`) and the next server resubmits them;
 /// every request is idempotent (a write or discard done twice leaves the same data).
-public final class BlockDevice: VirtioDevice, InflightTrackingDevice, @unchecked Sendable {
+public final class BlockDevice: VirtioDevice, InflightTrackingDevice, LoopRingDevice, @unchecked Sendable {
     /// Segments per request (QEMU's choice for a 256-entry queue).
     public static let segMax: UInt32 = 254
     /// Bytes per segment.
@@ -40,7 +40,7 @@ public final class BlockDevice: VirtioDevice, InflightTrackingDevice, @unchecked
 
     private var configuration: BlockConfiguration
     private var negotiated: VirtioFeatures = []
-    private let engine: AsyncFileIO
+    private var engine: AsyncFileIO
     private let inFlight: InFlightTable
     private var touched: [DeviceQueue] = []
     private let logger: Logger
@@ -60,10 +60,9 @@ public final class BlockDevice: VirtioDevice, InflightTrackingDevice, @unchecked
             throw BlockDeviceError.image(options.imagePath, error)
         }
         queueCount = options.queueCount
-        let ring = try? IOUring(entries: 1024)
+        let ring = try? IOUring(entries: Self.ringEntries)
         if ring == nil { logger.warning("io_uring unavailable; block I/O runs synchronously on the device thread") }
-        // Through the page cache, write-back writes are cheaper in place than through io-wq.
-        engine = ring.map { options.direct ? $0 as AsyncFileIO : BufferedWritesInPlace(ring: $0) } ?? SynchronousFileIO()
+        engine = ring.map { Self.engine(on: $0, direct: options.direct) } ?? SynchronousFileIO()
         inFlight = InFlightTable(vectorsPerRequest: Int(Self.segMax) + 16)
         configuration = BlockConfiguration(
             capacitySectors: image.capacitySectors, sizeMax: Self.sizeMax, segMax: Self.segMax,
@@ -83,14 +82,37 @@ public final class BlockDevice: VirtioDevice, InflightTrackingDevice, @unchecked
             discardEnabled: false, writeZeroesEnabled: false)
     }
 
+    static let ringEntries: UInt32 = 1024
+
+    /// Through the page cache, write-back writes are cheaper in place than through io-wq.
+    private static func engine(on ring: AsyncFileIO, direct: Bool) -> AsyncFileIO {
+        direct ? ring : BufferedWritesInPlace(ring: ring)
+    }
+
     /// The engine in use, for logs and benchmarks.
     public var engineName: String {
         switch engine {
         case is IOUring: "io_uring"
-        case is BufferedWritesInPlace: "io_uring, write-back writes in place"
+        case is LoopRingFileIO: "io_uring shared with the event loop"
+        case is BufferedWritesInPlace: "io_uring\(sharesLoopRing ? " shared with the event loop" : ""), write-back writes in place"
         default: "synchronous"
         }
     }
+
+    private var sharesLoopRing = false
+
+    // MARK: LoopRingDevice
+
+    public var loopRingEntries: UInt32 { Self.ringEntries }
+
+    /// Replaces the device's own ring (its descriptor leaves `eventDescriptors`).
+    public func adoptLoopRing(_ io: AsyncFileIO) {
+        guard inFlight.count == 0 else { return }
+        engine = Self.engine(on: io, direct: options.direct)
+        sharesLoopRing = true
+    }
+
+    public func loopRingCompletionsReady() { reapAndSubmit() }
 
     // MARK: VirtioDevice
 

@@ -30,7 +30,6 @@ public struct SandboxProfile: Sendable, Equatable {
         public static let unixSockets = Syscalls(rawValue: UInt32(AVP_SECCOMP_UNIX_SOCKETS))
         /// Replacing a file by renaming a temporary over it (statistics files, snapshots, EEPROM files).
         public static let fileReplace = Syscalls(rawValue: UInt32(AVP_SECCOMP_FILE_REPLACE))
-        public static let ioUring = Syscalls(rawValue: UInt32(AVP_SECCOMP_IO_URING))
         /// The virtio-fs passthrough's calls.
         public static let fileSystem = Syscalls(rawValue: UInt32(AVP_SECCOMP_FILE_SYSTEM))
         /// ALSA's System V IPC and audio threads' scheduling.

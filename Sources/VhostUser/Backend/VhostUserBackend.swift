@@ -28,7 +28,7 @@ public final class VhostUserBackend: @unchecked Sendable {
     public init(device: VirtioDevice, logger: Logger) {
         self.device = device
         self.logger = logger
-        vrings = (0..<device.queueCount).map(Vring.init(index:))
+        vrings = (0..<device.queueCount).map { Vring(index: $0) }
     }
 
     /// Protocol features offered: CONFIG only for a device with a configuration space
@@ -53,6 +53,11 @@ public final class VhostUserBackend: @unchecked Sendable {
     /// The status the driver set, with DEVICE_NEEDS_RESET once a queue has failed (VIRTIO 1.2 §2.1.2).
     public var currentStatus: DeviceStatus {
         vrings.contains { $0.queue?.isBroken == true } ? status.union(.needsReset) : status
+    }
+
+    /// Call eventfds are written through the server loop's ring from now on (`Vring.signalUsed`).
+    func writeCalls(through ring: EventLoopRing) {
+        vrings = (0..<device.queueCount).map { Vring(index: $0, callWrites: ring) }
     }
 
     /// Kick descriptors of started, enabled rings: what the event loop must watch.

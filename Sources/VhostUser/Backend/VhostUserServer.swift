@@ -7,8 +7,9 @@ import Synchronization
 import SystemCalls
 import Virtio
 
-/// Serves one device on one vhost-user socket: a dedicated OS thread runs an epoll
-/// loop over the listening socket, the connections, the queues' kick eventfds and a
+/// Serves one device on one vhost-user socket: a dedicated OS thread waits on an io_uring
+/// (`LoopWaiter`; epoll where io_uring is unavailable) for the queues' kick eventfds, the
+/// device's file I/O, and an epoll set of the listening socket, the connections and a
 /// stop eventfd. Nothing a peer does can make the thread wait for it: every socket and
 /// every descriptor received is non-blocking, messages are assembled piece by piece,
 /// and timers (not blocking reads) end a peer that stalls.
@@ -49,6 +50,8 @@ public final class VhostUserServer: @unchecked Sendable {
     static let housekeepingMilliseconds: Int32 = 250
     private let stopEvent: EventFD
     private let epoll: Epoll
+    private let waiter: LoopWaiter
+    private let polling: AvailablePolling
     private var thread: OSThread?
 
     // Worker-thread state.
@@ -66,6 +69,10 @@ public final class VhostUserServer: @unchecked Sendable {
     private enum Token {
         static let stop: UInt64 = 0
         static let listener: UInt64 = 1
+        /// The epoll set itself, on the loop's ring (`LoopWaiter`).
+        static let epollSet: UInt64 = 2
+        /// The device's file I/O on the loop's ring completed.
+        static let deviceCompletions: UInt64 = 3
         static let kickBase: UInt64 = 1 << 16
         static let deviceBase: UInt64 = 1 << 32
         static let connectionBase: UInt64 = 1 << 48
@@ -81,23 +88,35 @@ public final class VhostUserServer: @unchecked Sendable {
     public static let maxWaitingConnections = 8
 
     /// Binds `socketPath` now (so a VMM can be started right after) and serves once `start()` runs.
-    public convenience init(socketPath: String, device: VirtioDevice, logger: Logger) throws {
-        try self.init(endpoint: .listen(socketPath), device: device, logger: logger)
+    public convenience init(socketPath: String, device: VirtioDevice, logger: Logger, eventLoop: ServerEventLoop? = nil,
+                            pollMicroseconds: Int? = nil) throws {
+        try self.init(endpoint: .listen(socketPath), device: device, logger: logger, eventLoop: eventLoop,
+                      pollMicroseconds: pollMicroseconds)
     }
 
     /// Listens now (`.listen`; refused if a live server already answers on the path) or
-    /// connects once started (`.connect`).
-    public init(endpoint: Endpoint, device: VirtioDevice, logger: Logger) throws {
+    /// connects once started (`.connect`). Waits on io_uring unless `eventLoop` (or the
+    /// environment's `AVP_EVENT_LOOP`) says `epoll`, or io_uring is unavailable; polls its queues
+    /// for `pollMicroseconds` (or `AVP_POLL_MICROSECONDS`) after each request (`AvailablePolling`).
+    public init(endpoint: Endpoint, device: VirtioDevice, logger: Logger, eventLoop: ServerEventLoop? = nil,
+                pollMicroseconds: Int? = nil) throws {
         self.endpoint = endpoint
         self.logger = logger
+        polling = AvailablePolling(microseconds: pollMicroseconds)
         backend = VhostUserBackend(device: device, logger: logger)
         if case let .listen(path) = endpoint { listener = try UnixListener(path: path) } else { listener = nil }
         stopEvent = try EventFD()
         epoll = try Epoll()
         try epoll.add(stopEvent.rawValue, token: Token.stop)
         if let listener { try epoll.add(listener.rawValue, token: Token.listener) }
+        waiter = LoopWaiter(eventLoop, epoll: epoll, device: device, epollSetToken: Token.epollSet,
+                            deviceCompletionsToken: Token.deviceCompletions, logger: logger)
+        if let ring = waiter.ring { backend.writeCalls(through: ring) }
         syncDeviceEvents()
     }
+
+    /// How the server thread waits.
+    public var eventLoop: ServerEventLoop { waiter.mode }
 
     private var watchedDeviceDescriptors: [Int32] = []
     private var watchedGeneration = Int.min
@@ -146,7 +165,7 @@ public final class VhostUserServer: @unchecked Sendable {
     // MARK: The loop
 
     private func run() {
-        logger.info("serving \(backend.device.deviceType), \(endpoint)")
+        logger.info("serving \(backend.device.deviceType), \(endpoint), waiting with \(waiter.mode.rawValue)")
         while true {
             var timeout: Int32 = -1
             if case let .connect(path) = endpoint, frontEnd == nil {
@@ -157,10 +176,11 @@ public final class VhostUserServer: @unchecked Sendable {
                 timeout = timeout < 0 ? Self.housekeepingMilliseconds : min(timeout, Self.housekeepingMilliseconds)
             }
             let events: [Epoll.Event]
-            do { events = try epoll.wait(timeoutMilliseconds: timeout) } catch {
-                logger.critical("epoll_wait failed: \(error)")
+            do { events = try waiter.wait(timeoutMilliseconds: timeout) } catch {
+                logger.critical("waiting for events failed: \(error)")
                 return
             }
+            var servedRequests = false
             for event in events {
                 switch event.token {
                 case Token.stop:
@@ -168,6 +188,9 @@ public final class VhostUserServer: @unchecked Sendable {
                     return
                 case Token.listener:
                     acceptPending()
+                case Token.deviceCompletions:
+                    (backend.device as? LoopRingDevice)?.loopRingCompletionsReady()
+                    servedRequests = true
                 case Token.connectionBase...:
                     let fd = Int32(truncatingIfNeeded: event.token - Token.connectionBase)
                     if let frontEnd, frontEnd.rawValue == fd {
@@ -179,7 +202,12 @@ public final class VhostUserServer: @unchecked Sendable {
                     backend.device.handleEvent(descriptor: Int32(bitPattern: UInt32(truncatingIfNeeded: event.token - Token.deviceBase)))
                 default:
                     backend.kick(queue: Int(event.token - Token.kickBase))
+                    servedRequests = true
                 }
+                checkMemory()
+            }
+            if servedRequests, polling.isOn, frontEnd != nil {
+                polling.run(backend) { waiter.hasWork }
                 checkMemory()
             }
             expireTimers(now: MonotonicClock.seconds())
@@ -226,6 +254,7 @@ public final class VhostUserServer: @unchecked Sendable {
     /// is free) or freed (readable: one that has already spoken takes over next).
     private func watchWaiting() {
         for other in waiting.values { try? epoll.modify(other.rawValue, events: waitingEvents, token: token(other)) }
+        waiter.epollSetModified()
     }
 
     private func token(_ connection: FrontendConnection) -> UInt64 {
@@ -334,13 +363,13 @@ public final class VhostUserServer: @unchecked Sendable {
     private func syncKicks() {
         let wanted = Dictionary(uniqueKeysWithValues: backend.activeKicks.map { ($0.queue, $0.fd) })
         for (queue, fd) in watchedKicks where wanted[queue] != fd {
-            epoll.remove(fd)
+            waiter.unwatchKick(fd: fd, token: Token.kickBase + UInt64(queue))
             watchedKicks[queue] = nil
         }
         for (queue, fd) in wanted where watchedKicks[queue] == nil {
             do {
                 // Edge-triggered: the backend never reads the kick (VhostUserBackend.kick).
-                try epoll.add(fd, events: [.readable, .edgeTriggered], token: Token.kickBase + UInt64(queue))
+                try waiter.watchKick(fd: fd, token: Token.kickBase + UInt64(queue))
                 watchedKicks[queue] = fd
             } catch {
                 logger.error("queue \(queue): cannot watch kick descriptor: \(error)")
@@ -352,7 +381,7 @@ public final class VhostUserServer: @unchecked Sendable {
         guard let connection = frontEnd else { return }
         logger.info("\(reason); resetting device and waiting for the next front end")
         epoll.remove(connection.rawValue)
-        for (_, fd) in watchedKicks { epoll.remove(fd) }
+        for (queue, fd) in watchedKicks { waiter.unwatchKick(fd: fd, token: Token.kickBase + UInt64(queue)) }
         watchedKicks = [:]
         frontEnd = nil
         backend.disconnect()

@@ -19,15 +19,30 @@ final class Vring: QueueNotifier, @unchecked Sendable {
     // The call and error descriptors may be replaced while a queue thread signals them.
     private let call = Mutex<EventFD?>(nil)
     private let error = Mutex<EventFD?>(nil)
+    /// The server loop's ring, which writes the call eventfd with its next submission (on the
+    /// loop's thread; any other thread writes it directly). Set before the server starts.
+    private let callWrites: EventLoopRing?
 
-    init(index: Int) { self.index = index }
+    init(index: Int, callWrites: EventLoopRing? = nil) {
+        self.index = index
+        self.callWrites = callWrites
+    }
 
     var isStarted: Bool { queue != nil }
 
-    func setCall(_ fd: EventFD?) { call.withLock { $0 = fd } }
+    /// A write still queued on the ring must reach the old descriptor before it closes.
+    func setCall(_ fd: EventFD?) {
+        try? callWrites?.flush()
+        call.withLock { $0 = fd }
+    }
     func setError(_ fd: EventFD?) { error.withLock { $0 = fd } }
 
-    func signalUsed() { call.withLock { $0?.signal() } }
+    func signalUsed() {
+        call.withLock { fd in
+            guard let fd else { return }
+            if callWrites?.signal(eventFD: fd.rawValue) != true { fd.signal() }
+        }
+    }
     func signalError() { error.withLock { $0?.signal() } }
 
     /// Back to the state of a freshly created ring; descriptors are closed.
