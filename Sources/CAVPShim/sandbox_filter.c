@@ -49,8 +49,9 @@ static const int base_calls[] = {
     SYS_readlinkat, SYS_faccessat, SYS_faccessat2, SYS_unlinkat,
     SYS_vmsplice, SYS_splice,   // SpliceSender: the GPU's scanouts to QEMU's display socket without a copy
     // The server loop's ring (EventLoopRing), made before the sandbox closes and restricted to its
-    // operations; io_uring_setup and io_uring_register stay outside, so no other ring can be made.
-    SYS_io_uring_enter,
+    // operations; its thread enables it (io_uring_register, which a restricted ring refuses for
+    // anything else). io_uring_setup stays outside: no other ring can be made.
+    SYS_io_uring_enter, SYS_io_uring_register,
 #if defined(__x86_64__)
     SYS_open, SYS_stat, SYS_lstat, SYS_access, SYS_readlink, SYS_unlink, SYS_poll, SYS_select, SYS_epoll_wait,
     SYS_dup2, SYS_pipe, SYS_arch_prctl, SYS_time, SYS_accept,

@@ -9,10 +9,11 @@ import CAVPShim
 /// last wake-up prepared (a read, the interrupt for the request before) and waits for the
 /// next kick, where an epoll loop needs `epoll_wait`, `io_uring_enter` and `write`.
 ///
-/// Owned by one thread; `signal(eventFD:)` from any other thread declines, and the caller
-/// writes the eventfd itself. Created restricted to the operations below: io_uring runs
-/// its operations without system calls, so seccomp cannot filter them, and a sandboxed
-/// server may not create another ring.
+/// Owned by one thread, the first to submit (it enables the ring: SINGLE_ISSUER with
+/// DEFER_TASKRUN); `signal(eventFD:)` from any other thread declines, and the caller writes the
+/// eventfd itself. Created restricted to the operations below: io_uring runs its operations
+/// without system calls, so seccomp cannot filter them, and a sandboxed server may not create
+/// another ring.
 public final class EventLoopRing: @unchecked Sendable {
     /// User data with this bit set is the loop's (polls, eventfd writes); the device's file
     /// I/O has the rest.
@@ -25,10 +26,8 @@ public final class EventLoopRing: @unchecked Sendable {
     public static let maximumToken: UInt64 = 1 << UInt64(tokenBits) - 1
 
     /// What may be submitted: file I/O, polls, writes (eventfds).
-    public static let allowedOperations: [UInt8] = [
-        IORING_OP_READV, IORING_OP_WRITEV, IORING_OP_FSYNC, IORING_OP_FALLOCATE,
-        IORING_OP_POLL_ADD, IORING_OP_POLL_REMOVE, IORING_OP_WRITE,
-    ].map { UInt8($0.rawValue) }
+    public static let allowedOperations: [UInt8] = IOUring.fileOperations
+        + [IORING_OP_POLL_ADD, IORING_OP_POLL_REMOVE, IORING_OP_WRITE].map { UInt8($0.rawValue) }
 
     let ring: IOUring
     // Owned by one thread: no dynamic exclusivity checks on the hot path.
@@ -46,7 +45,7 @@ public final class EventLoopRing: @unchecked Sendable {
     public private(set) var failedSignals = 0
 
     public init(entries: UInt32) throws(Errno) {
-        ring = try IOUring(entries: entries, allowedOperations: Self.allowedOperations)
+        ring = try IOUring(entries: entries, allowedOperations: Self.allowedOperations, singleIssuer: true)
         one = .allocate(capacity: 1)
         one.initialize(to: 1)
     }
@@ -94,7 +93,6 @@ public final class EventLoopRing: @unchecked Sendable {
     /// until a watched descriptor is readable or device I/O completed; calls `woke` with each
     /// token woken.
     public func wait(timeoutMilliseconds: Int32, woke: (UInt64) throws(Errno) -> Void) throws(Errno) {
-        if owner == nil { owner = pthread_self() }
         let ready = !woken.isEmpty || nextDeviceCompletion < deviceCompletions.count || ring.hasCompletions
         try submit(minimum: ready ? 0 : 1, timeoutMilliseconds: ready ? -1 : timeoutMilliseconds)
         take()
@@ -113,6 +111,11 @@ public final class EventLoopRing: @unchecked Sendable {
     // MARK: For LoopRingFileIO
 
     func submit(minimum: UInt32, timeoutMilliseconds: Int32) throws(Errno) {
+        if owner == nil {
+            // The first thread to submit is the loop's: its only submitter (SINGLE_ISSUER).
+            try ring.enable()
+            owner = pthread_self()
+        }
         signalled.removeAll(keepingCapacity: true)
         try ring.submitAndWait(minimum: minimum, timeoutMilliseconds: timeoutMilliseconds)
     }

@@ -29,12 +29,13 @@ public final class IOUring: @unchecked Sendable {
     public let entries: UInt32
 
     /// A ring with room for `entries` submissions in flight; with `allowedOperations`
-    /// (IORING_OP_* codes), nothing else can ever be submitted on it.
-    public init(entries: UInt32, allowedOperations: [UInt8] = []) throws(Errno) {
+    /// (IORING_OP_* codes), nothing else can ever be submitted on it. A `singleIssuer` ring
+    /// (with `allowedOperations`) is used by one thread, which calls `enable()` first.
+    public init(entries: UInt32, allowedOperations: [UInt8] = [], singleIssuer: Bool = false) throws(Errno) {
         let fresh = UnsafeMutablePointer<avp_uring>.allocate(capacity: 1)
         fresh.initialize(to: avp_uring())
         let rc = allowedOperations.withUnsafeBufferPointer { ops in
-            avp_uring_init_restricted(fresh, entries, ops.baseAddress, UInt32(ops.count))
+            avp_uring_init_restricted(fresh, entries, ops.baseAddress, UInt32(ops.count), singleIssuer ? 1 : 0)
         }
         guard rc == 0 else {
             fresh.deallocate()
@@ -51,6 +52,10 @@ public final class IOUring: @unchecked Sendable {
 
     /// The ring's descriptor: readable while completions are waiting.
     public var pollDescriptor: Int32 { ring.pointee.fd }
+
+    /// What a ring for file I/O alone needs: vectored reads and writes, fsync, fallocate.
+    public static let fileOperations: [UInt8] = [IORING_OP_READV, IORING_OP_WRITEV, IORING_OP_FSYNC, IORING_OP_FALLOCATE]
+        .map { UInt8($0.rawValue) }
 
     /// Whether io_uring works here (kernels can disable it, sandboxes can filter it).
     public static var isAvailable: Bool { (try? IOUring(entries: 2)) != nil }
@@ -90,6 +95,12 @@ public final class IOUring: @unchecked Sendable {
         var flags: UInt32 = 0
         guard avp_uring_next_cqe(ring, &userData, &result, &flags) == 1 else { return nil }
         return Completion(userData: userData, result: result, staysArmed: flags & UInt32(IORING_CQE_F_MORE) != 0)
+    }
+
+    /// Enables a `singleIssuer` ring: the calling thread becomes its only submitter.
+    public func enable() throws(Errno) {
+        let rc = avp_uring_enable(ring)
+        if rc < 0 { throw Errno(-rc, call: "io_uring_register") }
     }
 
     /// Whether completions are waiting to be taken.

@@ -105,7 +105,11 @@ struct avp_uring {
 /// Sets up a ring of `entries` submissions (CQ twice that). 0 or -errno.
 int avp_uring_init(struct avp_uring *ring, unsigned entries);
 /// The same, and only the `op_count` opcodes in `ops` (IORING_OP_*) may ever be submitted on it.
-int avp_uring_init_restricted(struct avp_uring *ring, unsigned entries, const uint8_t *ops, unsigned op_count);
+/// `single_issuer`: one thread submits and waits (SINGLE_ISSUER, DEFER_TASKRUN), and that thread
+/// enables the ring (`avp_uring_enable`) before its first submission; otherwise it is enabled now.
+int avp_uring_init_restricted(struct avp_uring *ring, unsigned entries, const uint8_t *ops, unsigned op_count, int single_issuer);
+/// Enables a ring created for a single issuer: the calling thread becomes its only submitter.
+int avp_uring_enable(struct avp_uring *ring);
 void avp_uring_exit(struct avp_uring *ring);
 /// Preparation functions return 0, or -EBUSY when the submission queue is full.
 int avp_uring_prep_readv(struct avp_uring *ring, int fd, const struct iovec *iov, unsigned count, uint64_t offset, int rw_flags, uint64_t user_data);

@@ -60,7 +60,7 @@ public final class BlockDevice: VirtioDevice, InflightTrackingDevice, LoopRingDe
             throw BlockDeviceError.image(options.imagePath, error)
         }
         queueCount = options.queueCount
-        let ring = try? IOUring(entries: Self.ringEntries)
+        let ring = try? IOUring(entries: Self.ringEntries, allowedOperations: IOUring.fileOperations)
         if ring == nil { logger.warning("io_uring unavailable; block I/O runs synchronously on the device thread") }
         engine = ring.map { Self.engine(on: $0, direct: options.direct) } ?? SynchronousFileIO()
         inFlight = InFlightTable(vectorsPerRequest: Int(Self.segMax) + 16)
