@@ -91,12 +91,8 @@ public final class BlockDevice: VirtioDevice, InflightTrackingDevice, LoopRingDe
 
     /// The engine in use, for logs and benchmarks.
     public var engineName: String {
-        switch engine {
-        case is IOUring: "io_uring"
-        case is LoopRingFileIO: "io_uring shared with the event loop"
-        case is BufferedWritesInPlace: "io_uring\(sharesLoopRing ? " shared with the event loop" : ""), write-back writes in place"
-        default: "synchronous"
-        }
+        let ring = "io_uring" + (sharesLoopRing ? " shared with the event loop" : "")
+        return engine is SynchronousFileIO ? "synchronous" : engine is BufferedWritesInPlace ? ring + ", write-back writes in place" : ring
     }
 
     private var sharesLoopRing = false
@@ -171,7 +167,8 @@ public final class BlockDevice: VirtioDevice, InflightTrackingDevice, LoopRingDe
             while let chain = queue.pop() {
                 start(chain, on: queue)
                 started += 1
-                if started % Self.submitBatch == 0 { reapAndSubmit() }
+                // Mid-batch, the interrupt leaves now; the last one goes with the loop's next wait.
+                if started % Self.submitBatch == 0 { reapAndSubmit(flushingNotifications: true) }
             }
         } while queue.rearm()
         reapAndSubmit()
@@ -304,13 +301,16 @@ public final class BlockDevice: VirtioDevice, InflightTrackingDevice, LoopRingDe
 
     // MARK: Completions
 
-    private func reapAndSubmit() {
+    /// `flushingNotifications`: hand over interrupts queued on a shared ring (`LoopRingFileIO`) now,
+    /// so the driver works on these completions while the device starts the next requests.
+    private func reapAndSubmit(flushingNotifications: Bool = false) {
         repeat {
             if engine.pendingSubmissions > 0 { submit(waitFor: 0) }
             reap()
         } while engine.pendingSubmissions > 0
         for queue in touched { queue.notifyIfNeeded() }
         touched.removeAll(keepingCapacity: true)
+        if flushingNotifications, engine.pendingSubmissions > 0 { submit(waitFor: 0) }
     }
 
     private func reap() {
