@@ -14,24 +14,26 @@ public final class LoopRingFileIO: AsyncFileIO, @unchecked Sendable {
     public var completionDescriptor: Int32? { nil }
     public var pendingSubmissions: UInt32 { loop.ring.pendingSubmissions }
 
-    public func prepareRead(fd: Int32, vectors: UnsafePointer<iovec>, count: Int, offset: UInt64, userData: UInt64) -> Bool {
+    /// The device's user data leaves the loop's bit clear (a programming error otherwise).
+    private func deviceOwned(_ userData: UInt64) -> Bool {
         precondition(userData & EventLoopRing.loopBit == 0)
-        return loop.ring.prepareRead(fd: fd, vectors: vectors, count: count, offset: offset, userData: userData)
+        return true
+    }
+
+    public func prepareRead(fd: Int32, vectors: UnsafePointer<iovec>, count: Int, offset: UInt64, userData: UInt64) -> Bool {
+        deviceOwned(userData) && loop.ring.prepareRead(fd: fd, vectors: vectors, count: count, offset: offset, userData: userData)
     }
 
     public func prepareWrite(fd: Int32, vectors: UnsafePointer<iovec>, count: Int, offset: UInt64, dataSync: Bool, userData: UInt64) -> Bool {
-        precondition(userData & EventLoopRing.loopBit == 0)
-        return loop.ring.prepareWrite(fd: fd, vectors: vectors, count: count, offset: offset, dataSync: dataSync, userData: userData)
+        deviceOwned(userData) && loop.ring.prepareWrite(fd: fd, vectors: vectors, count: count, offset: offset, dataSync: dataSync, userData: userData)
     }
 
     public func prepareDataSync(fd: Int32, userData: UInt64) -> Bool {
-        precondition(userData & EventLoopRing.loopBit == 0)
-        return loop.ring.prepareDataSync(fd: fd, userData: userData)
+        deviceOwned(userData) && loop.ring.prepareDataSync(fd: fd, userData: userData)
     }
 
     public func prepareFallocate(fd: Int32, mode: Int32, offset: UInt64, length: UInt64, userData: UInt64) -> Bool {
-        precondition(userData & EventLoopRing.loopBit == 0)
-        return loop.ring.prepareFallocate(fd: fd, mode: mode, offset: offset, length: length, userData: userData)
+        deviceOwned(userData) && loop.ring.prepareFallocate(fd: fd, mode: mode, offset: offset, length: length, userData: userData)
     }
 
     /// Submits (with the loop's own prepared polls and writes) and waits until `waitFor` of

@@ -5,6 +5,12 @@ import Logging
 import SystemCalls
 import Virtio
 
+/// How a server thread waits (`LoopWaiter`).
+public enum ServerEventLoop: String, Sendable, CaseIterable {
+    case ioUring = "io_uring"
+    case epoll
+}
+
 /// How a `VhostUserServer` thread waits for work, and where the kicks it watches go.
 ///
 /// - `ring`: on an `EventLoopRing`. Kicks are polled on the ring, the epoll set (connections,
@@ -14,14 +20,7 @@ import Virtio
 ///   submits the interrupt and waits for the next kick.
 /// - `epoll`: `epoll_wait` alone, where io_uring is unavailable or `AVP_EVENT_LOOP=epoll`
 ///   asks for it (benchmarks compare the two).
-/// How a server thread waits (`LoopWaiter`).
-public enum ServerEventLoop: String, Sendable, CaseIterable {
-    case ioUring = "io_uring"
-    case epoll
-}
-
 final class LoopWaiter {
-
     let epoll: Epoll
     let ring: EventLoopRing?
     /// The epoll set's token on the ring (the server's own tokens never use it).
