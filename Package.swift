@@ -2,13 +2,15 @@
 import PackageDescription
 
 // AVP: the Automotive Virtual Platform (AVPS v2.0) as vhost-user device servers.
-// Layers, bottom to top: CAVPShim → SystemCalls → GuestMemory → Virtio → VhostUser → (FrontEnd, Devices) → Platform → avp;
+// Layers, bottom to top: CAVPShim → SystemCalls → GuestMemory → Virtio → VhostUser → (FrontEnd, Devices) → ServerCommands
+// → Platform → avp (and ServerCommands → avp-serve);
 // CALSA (libasound) and CCrypto (libcrypto) sit under Devices alone.
 let package = Package(
     name: "AVP",
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "avp", targets: ["avp"]),
+        .executable(name: "avp-serve", targets: ["avp-serve"]),
         .executable(name: "avp-bench", targets: ["avp-bench"]),
     ],
     dependencies: [
@@ -39,18 +41,33 @@ let package = Package(
         .target(name: "FrontEnd", dependencies: ["CAVPShim", "SystemCalls", "GuestMemory", "Virtio", "VhostUser"]),
         // Test doubles for tests, benchmarks and fuzz targets (re-exports FrontEnd); production never links it.
         .target(name: "AVPTestSupport", dependencies: ["CAVPShim", "SystemCalls", "GuestMemory", "Virtio", "VhostUser", "FrontEnd"]),
-        // Knows each device kind through one file in Platform/Kinds; server options are
-        // ArgumentParser types shared by the plan (writes them) and `avp serve` (reads them).
+        // `avp serve <kind>`: each kind's server options, ArgumentParser types shared by the plan (writes
+        // them) and the command (reads them), and the commands that run the servers. Foundation-free
+        // (FoundationEssentials at most), so that the lean `avp-serve` links nothing of the platform.
+        .target(name: "ServerCommands", dependencies: [
+            "SystemCalls", "GuestMemory", "Virtio", "VhostUser", "Devices",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // Knows each device kind through one file in Platform/Kinds, which writes the kind's
+        // ServerCommands options into the plan.
         .target(name: "Platform", dependencies: [
-            "SystemCalls", "Virtio", "VhostUser", "Devices", "Yams",
+            "SystemCalls", "Virtio", "VhostUser", "Devices", "ServerCommands", "Yams",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "avp", dependencies: [
-            "Platform", "VhostUser", "Devices", "SystemCalls", "FrontEnd",
+            "Platform", "ServerCommands", "VhostUser", "Devices", "SystemCalls", "FrontEnd",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // The device servers alone: what `avp serve` runs (it executes this program when it sits next to
+        // `avp`). Without Foundation, Yams and the platform, and with the Swift runtime linked in, an idle
+        // server maps and touches a fraction of what `avp` would (bench/idle-rss).
+        .executableTarget(name: "avp-serve", dependencies: [
+            "ServerCommands",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], linkerSettings: [.unsafeFlags(["-static-stdlib", "-l_FoundationCollections", "-l_FoundationCShims"])]),
         // Load generators for bench/ scripts: drive back ends through the Swift vhost-user front end.
         .executableTarget(name: "avp-bench", dependencies: [
             "AVPTestSupport", "VhostUser", "Virtio", "GuestMemory", "SystemCalls", "Devices",
@@ -59,9 +76,9 @@ let package = Package(
         .testTarget(name: "GuestMemoryTests", dependencies: ["AVPTestSupport", "GuestMemory", "SystemCalls"]),
         .testTarget(name: "VirtioTests", dependencies: ["AVPTestSupport", "Virtio", "GuestMemory", "SystemCalls"]),
         .testTarget(name: "VhostUserTests", dependencies: ["AVPTestSupport", "CAVPShim", "VhostUser", "Devices", "Virtio", "GuestMemory", "SystemCalls"]),
-        .testTarget(name: "DeviceTests", dependencies: ["AVPTestSupport", "Devices", "VhostUser", "Virtio", "GuestMemory", "SystemCalls", "Platform"]),
-        .testTarget(name: "PlatformTests", dependencies: ["Platform", "Devices", "SystemCalls"]),
-        .testTarget(name: "GuestTests", dependencies: ["AVPTestSupport", "CAVPShim", "Platform", "VhostUser", "Virtio", "GuestMemory", "SystemCalls"]),
+        .testTarget(name: "DeviceTests", dependencies: ["AVPTestSupport", "Devices", "VhostUser", "Virtio", "GuestMemory", "SystemCalls", "Platform", "ServerCommands"]),
+        .testTarget(name: "PlatformTests", dependencies: ["Platform", "ServerCommands", "Devices", "SystemCalls"]),
+        .testTarget(name: "GuestTests", dependencies: ["AVPTestSupport", "CAVPShim", "Platform", "ServerCommands", "VhostUser", "Virtio", "GuestMemory", "SystemCalls"]),
     ],
     swiftLanguageModes: [.v6]
 )

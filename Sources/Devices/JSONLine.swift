@@ -1,4 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import Glibc
 
 /// The control sockets' encoding: one JSON object per line, keys sorted (stable for tests and
 /// people reading a capture), no newline inside. The caller adds the newline when sending.

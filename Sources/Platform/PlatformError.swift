@@ -1,3 +1,5 @@
+import ServerCommands
+
 /// Errors the platform layer reports to a user, each with the fix when there is one.
 public enum PlatformError: Error, CustomStringConvertible {
     case missingFile(String, fix: String)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ServerCommands
 
 @main
 struct AVPCommand: ParsableCommand {
@@ -7,9 +8,10 @@ struct AVPCommand: ParsableCommand {
         abstract: "AVP: the Automotive Virtual Platform (AVPS v2.0) as vhost-user device servers for Linux/KVM.",
         subcommands: [Check.self, Up.self, Down.self, Status.self, Console.self, Describe.self, Screenshot.self, DisplayCommand.self, AudioCommand.self, I2cCommand.self, GpioCommand.self, ScmiCommand.self, Schema.self, Serve.self, Run.self, Initrd.self, UefiDisk.self, ConformanceCommand.self, SandboxTry.self])
 
-    /// ArgumentParser's `main`, except that Foundation's file errors, which it would print
+    /// ArgumentParser's `main`, except that `avp serve` runs in `avp-serve` (LeanServe) and that Foundation's file errors, which it would print
     /// as an `NSCocoaErrorDomain` dump, become one line naming the file and the reason.
     static func main() {
+        LeanServe.execIfServing(CommandLine.arguments)
         do {
             var command = try parseAsRoot()
             try command.run()

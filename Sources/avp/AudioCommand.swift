@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Devices
 import Platform
+import ServerCommands
 
 /// `avp audio FILE [VM (--volume DB | --mute | --unmute)]`: shows or changes a running
 /// platform's mixer (AVPS §2.9: volume belongs to the hypervisor side) through the sound

@@ -1,5 +1,6 @@
 import Platform
 import SystemCalls
+import ServerCommands
 
 /// The host's end of a server's control socket (`LineControlServer`): one request line, one
 /// answer line, with timeouts and a bound on the answer.

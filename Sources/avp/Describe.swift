@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Platform
+import ServerCommands
 
 struct Describe: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -3,6 +3,7 @@ import Devices
 import Foundation
 import Platform
 import SystemCalls
+import ServerCommands
 
 /// `avp display FILE DISPLAY [--layer L (--opacity N | --move X,Y | --restack P)]`: shows or
 /// changes a running platform's composition (AVPS-v2.0-29) through the GPU server's control socket.

@@ -3,6 +3,7 @@ import Devices
 import Foundation
 import Platform
 import SystemCalls
+import ServerCommands
 
 /// `avp gpio set|get|watch|list PLATFORM [LINE] [VALUE]`: the host's side of a running platform's
 /// GPIO lines ({AVPS-v2.0-37}) through the GPIO server's control socket: set a simulated line's

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Devices
 import Platform
+import ServerCommands
 
 /// `avp i2c FILE`, `avp i2c FILE VM ADDRESS` and `avp i2c FILE VM ADDRESS --celsius C`: shows
 /// each VM's I2C targets, prints what one sensor reads, or sets it, through the I2C server's

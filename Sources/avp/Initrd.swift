@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Platform
+import ServerCommands
 
 /// `avp initrd`: the default guest's initramfs with a script (and host tools) layered on,
 /// for platform files, benchmarks and experiments.

@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import Platform
 import SystemCalls
+import ServerCommands
 
 /// The platform file argument and its loading, shared by the platform commands.
 struct PlatformFileArgument: ParsableArguments {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import FrontEnd
 import Platform
+import ServerCommands
 
 /// `avp conformance --probe SOCKET --kind KIND` options beyond the two the command declares.
 struct ProbeArguments: ParsableArguments {

@@ -5,6 +5,7 @@ import Logging
 import Platform
 import SystemCalls
 import VhostUser
+import ServerCommands
 
 /// `avp run`: one guest under QEMU with AVP's entropy device server, console on stdout.
 struct Run: ParsableCommand {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Platform
 import SystemCalls
+import ServerCommands
 
 /// `avp sandbox-try --attempt open:PATH -- serve KIND OPTIONS…` (hidden; the sandbox tests'):
 /// parses the server command exactly as `avp serve` would, confines this process with that

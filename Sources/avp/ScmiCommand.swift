@@ -2,6 +2,7 @@ import ArgumentParser
 import Devices
 import Foundation
 import Platform
+import ServerCommands
 
 /// `avp scmi status|set|clear|limit PLATFORM ...`: the host's side of a running platform's SCMI
 /// server ({AVPS-v2.0-39}, {AVPS-v2.0-36}) through its control socket: the sensors' values and

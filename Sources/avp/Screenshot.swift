@@ -2,6 +2,7 @@ import ArgumentParser
 import Devices
 import Foundation
 import Platform
+import ServerCommands
 
 /// `avp screenshot FILE DISPLAY PNG`: the running platform's composed display as a PNG.
 struct Screenshot: ParsableCommand {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Platform
+import ServerCommands
 
 /// `avp uefi-disk`: a GPT disk image whose EFI system partition boots an arm64 kernel through
 /// UEFI (EBBR, {AVPS-v2.0-1}, {AVPS-v2.0-2}): GRUB as `\EFI\BOOT\BOOTAA64.EFI`, the kernel,

@@ -1,6 +1,7 @@
 import Devices
 import Platform
 import Testing
+import ServerCommands
 
 /// `avp serve sound`'s options as the plan would write them and the command reads them back.
 @Suite struct SoundServeOptionsRoundTrip {

@@ -80,7 +80,7 @@ import Testing
         #expect(server.isRunning, "log:\n\(server.log)")
     }
 
-    @Test("--sandbox none, the control: no child, the test's namespaces and root, its capabilities, no no_new_privs, no seccomp, its limits",
+    @Test("--sandbox none, the control: no child, the test's namespaces and root, its capabilities, no no_new_privs, no seccomp, its limits; the process is avp-serve, without Foundation",
           .runningTimeLimit(minutes: 5), arguments: SandboxedKind.all)
     func noSandbox(_ kind: SandboxedKind) throws {
         let (server, dir) = try start(kind, sandbox: "none")
@@ -97,5 +97,11 @@ import Testing
         for name in FsSandboxFromTheHost.namespaces { #expect(view.namespaces[name] == me.namespaces[name], "\(name)") }
         #expect(view.root == me.root && view.root.contains("etc"))
         #expect(try Self.limits(of: pid)["Max address space"]?.0 == "unlimited")
+        // `avp serve` replaced itself with avp-serve (LeanServe), which maps neither Foundation
+        // nor a shared Swift runtime (both are what made an idle `avp serve` large; issue 17).
+        let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe")
+        #expect(executable.hasSuffix("/avp-serve"), "\(executable)")
+        let maps = try String(contentsOfFile: "/proc/\(pid)/maps", encoding: .utf8)
+        for library in ["libFoundation", "libswiftCore", "libyaml"] { #expect(!maps.contains(library), "\(library) is mapped") }
     }
 }

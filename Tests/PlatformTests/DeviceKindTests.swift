@@ -2,6 +2,7 @@ import Devices
 import Foundation
 import Platform
 import Testing
+import ServerCommands
 
 /// The device-kind registry as the platform uses it: what each kind's file decides
 /// (options, rules, plan, device tree) reaches the checked platform, the launch plan

@@ -2,6 +2,7 @@ import Devices
 import Foundation
 import Platform
 import Testing
+import ServerCommands
 
 /// `mask:` of a layer under `displays:` ({AVPS-v2.0-29}: "an optional mask (1-bit or 8-bit alpha
 /// image from the host's configuration, never from a guest)"): `avp check` reads the image and

@@ -2,6 +2,7 @@ import Devices
 import Foundation
 import Platform
 import Testing
+import ServerCommands
 
 /// `- type: fs` ({AVPS-v2.0-50}): a host directory per device or per shared server, read-only for
 /// any number of VMs and writable for at most one.

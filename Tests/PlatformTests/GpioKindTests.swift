@@ -2,6 +2,7 @@ import Devices
 import Foundation
 import Platform
 import Testing
+import ServerCommands
 
 /// `- type: gpio`: a VM's owned and read-only lines on a block, one server per block
 /// (AVPS-v2.0-37); `avp check` refuses a line with two owners.

@@ -2,6 +2,7 @@ import Devices
 import Foundation
 import Platform
 import Testing
+import ServerCommands
 
 /// `- type: i2c`: one I2C server for the platform, each VM's adapter with its own targets
 /// (issue 13), its EEPROMs kept in the state directory unless the file names one.

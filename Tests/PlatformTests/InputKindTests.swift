@@ -2,6 +2,7 @@ import Devices
 import Foundation
 import Platform
 import Testing
+import ServerCommands
 
 /// `- type: input`: a touchscreen per VM, sized like the VM's first layer, its server's
 /// options round-tripping through `avp serve input`'s arguments.

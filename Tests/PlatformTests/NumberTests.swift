@@ -1,6 +1,7 @@
 import Foundation
 import Platform
 import Testing
+import ServerCommands
 
 /// Numbers in platform files: read by AVP, never trapping, always checked against a range
 /// that the error message states.

@@ -1,6 +1,7 @@
 import Foundation
 import Platform
 import Testing
+import ServerCommands
 
 /// What reaches the YAML parser, and what comes back in messages: size, encoding,
 /// characters, nesting, duplicate keys, counts.

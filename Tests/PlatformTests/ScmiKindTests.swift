@@ -2,6 +2,7 @@ import Devices
 import Foundation
 import Platform
 import Testing
+import ServerCommands
 
 /// `- type: scmi` (AVPS-v2.0-36, AVPS-v2.0-39): each arm64 VM's sensors and domains, one
 /// platform-wide `avp serve scmi`; VMs naming the same domain share it and must declare it alike.

@@ -2,6 +2,7 @@ import Devices
 import Foundation
 import Platform
 import Testing
+import ServerCommands
 
 /// The plan writes each server's options as arguments and `avp serve <kind>` parses them
 /// back: one codec, so every kind's options must survive the round trip.

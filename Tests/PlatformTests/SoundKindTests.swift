@@ -2,6 +2,7 @@ import Devices
 import Foundation
 import Platform
 import Testing
+import ServerCommands
 
 /// `- type: sound` and `audio:`: one mixer for the platform, each VM's card with its streams'
 /// roles, volume and mute; roles and ducking rules checked by `avp check`.

@@ -1,4 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import Glibc
 
 /// What a `Compositor` has done: compositions per display, and per safety region the CRC
 /// checks made and how many found the display not showing the source's pixels (AVPS 2.8.4).

@@ -1,4 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import Glibc
 
 /// A layer's mask as the host's configuration gives it ({AVPS-v2.0-29}: "an optional mask,
 /// 1-bit or 8-bit alpha image from the host's configuration, never from a guest"): a binary

@@ -1,7 +1,11 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import SystemCalls
 
 /// Where an emulated EEPROM keeps its contents: a file of exactly `Eeprom24C02.size` bytes.
@@ -22,7 +26,7 @@ public struct EepromFile: Sendable, Equatable {
             try store(erased)
             return erased
         } catch {
-            throw .unreadable(path, error.localizedDescription)
+            throw .unreadable(path, "\(error)")
         }
         guard data.count == Eeprom24C02.size else { throw .wrongSize(path, data.count) }
         return [UInt8](data)

@@ -50,7 +50,7 @@ public struct MACAddress: Hashable, Sendable, CustomStringConvertible, Codable {
     public var isMulticast: Bool { value >> 40 & 1 == 1 }
     public var isZero: Bool { value == 0 }
 
-    public var description: String { bytes.map { String(format: "%02x", $0) }.joined(separator: ":") }
+    public var description: String { bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined(separator: ":") }
 
     public init(from decoder: Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
@@ -66,4 +66,3 @@ public struct MACAddress: Hashable, Sendable, CustomStringConvertible, Codable {
     }
 }
 
-import Foundation

@@ -1,4 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import Glibc
 
 /// A simulated vehicle's signals as a CSV time series: a header `time_s,<signal>,...` and rows
 /// of numbers (times in seconds, strictly increasing from 0 or more), e.g.
@@ -28,10 +33,10 @@ public struct ScmiSignalTrace: Sendable, Equatable {
 
     public init(csv text: String, mode: Mode = .interpolate) throws(ScmiTraceError) {
         guard text.utf8.count <= Self.maxBytes else { throw .tooLarge(text.utf8.count) }
-        var lines = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+        var lines = text.split(whereSeparator: \.isNewline).map { $0.trimmed(where: \.isWhitespace) }
             .filter { !$0.isEmpty && !$0.hasPrefix("#") }
         guard !lines.isEmpty else { throw .noHeader }
-        let header = lines.removeFirst().split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        let header = lines.removeFirst().split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmed() }
         guard header.first == "time_s" else { throw .noHeader }
         let names = Array(header.dropFirst())
         guard !names.isEmpty else { throw .noSignals }
@@ -46,7 +51,7 @@ public struct ScmiSignalTrace: Sendable, Equatable {
         var times: [Double] = [], values: [[Double]] = []
         times.reserveCapacity(lines.count)
         for (i, line) in lines.enumerated() {
-            let fields = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            let fields = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmed() }
             guard fields.count == names.count + 1 else { throw .wrongFieldCount(row: i + 1, fields.count, expected: names.count + 1) }
             var numbers: [Double] = []
             for field in fields {

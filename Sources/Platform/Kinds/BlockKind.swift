@@ -1,6 +1,7 @@
 import ArgumentParser
 import Devices
 import Virtio
+import ServerCommands
 
 /// virtio-blk ({AVPS-v2.0-4} to {AVPS-v2.0-7}): an image file, private or shared (a
 /// writable image has one writer on the platform).

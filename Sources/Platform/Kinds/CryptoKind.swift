@@ -1,5 +1,6 @@
 import ArgumentParser
 import Virtio
+import ServerCommands
 
 /// virtio-crypto ({AVPS-v2.0-45}, VIRTIO 1.2 §5.9): QEMU's own virtio-crypto model keeps the
 /// control queue and forwards each session to `avp serve crypto` (cryptodev-vhost-user), which

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Virtio
+import ServerCommands
 
 /// virtio-rng ({AVPS-v2.0-40}, {AVPS-v2.0-41}): no options; a server per device or one
 /// shared by several VMs.
@@ -25,25 +26,4 @@ enum EntropyKind: DeviceKindDefinition {
 
 extension QemuDeviceModel {
     public static let rng = QemuDeviceModel(pci: "vhost-user-rng-pci", mmio: "vhost-user-rng")
-}
-
-/// `avp serve entropy`: one endpoint per VM.
-public struct EntropyServeOptions: EndpointServeOptions {
-    public static let command = "entropy"
-    @OptionGroup public var endpoints: ServeEndpoints
-
-    @Option(help: SandboxMode.help) public var sandbox: SandboxMode = .namespace
-
-    public init() {}
-
-    public init(endpoints: ServeEndpoints) {
-        self = .with {
-            $0.sandbox = .namespace
-            $0.endpoints = endpoints
-        }
-    }
-
-    public var arguments: [String] { endpoints.arguments + sandbox.arguments }
-
-    public func validate() throws { try endpoints.requireSome() }
 }

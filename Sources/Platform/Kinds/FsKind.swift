@@ -1,6 +1,7 @@
 import Devices
 import Foundation
 import Virtio
+import ServerCommands
 
 /// virtio-fs ({AVPS-v2.0-50}; VIRTIO 1.2 §5.11): a host directory the guest mounts by its tag
 /// (`mount -t virtiofs TAG DIR`). One `avp serve fs` per device, or one declared under

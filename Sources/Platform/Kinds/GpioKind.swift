@@ -1,5 +1,6 @@
 import Devices
 import Virtio
+import ServerCommands
 
 /// virtio-gpio (VIRTIO 1.2 §5.17; {AVPS-v2.0-37}, {AVPS-v2.0-38}): a VM's named GPIO lines on a
 /// block — simulated lines by default, or a host chip (`chip: /dev/gpiochipN`) through the GPIO

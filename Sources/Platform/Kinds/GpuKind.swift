@@ -1,5 +1,6 @@
 import Devices
 import Virtio
+import ServerCommands
 
 /// virtio-gpu 2D ({AVPS-v2.0-17} to {AVPS-v2.0-22}): one `avp serve gpu` for the platform,
 /// a device per VM whose scanouts are the layers naming that VM under `displays:` (or one

@@ -1,3 +1,5 @@
+import ServerCommands
+
 /// The rules for host hardware a platform file gives to a VM ({AVPS-v2.0-9}, {AVPS-v2.0-33}):
 /// one owner on the platform, a machine with a PCI bus for VFIO, and — as warnings, since a
 /// platform file may be written for another machine — what this host's sysfs says.

@@ -1,6 +1,7 @@
 import Devices
 import Foundation
 import Virtio
+import ServerCommands
 
 /// virtio-i2c (VIRTIO 1.2 §5.16; issue 13): one `avp serve i2c` for the platform and an I2C
 /// adapter per VM whose `targets:` are the only addresses its guest reaches (`i2cdetect` shows

@@ -1,3 +1,5 @@
+import ServerCommands
+
 /// An IPv4 address with its prefix length, as `address:` of a net device writes it
 /// (`10.0.0.1/24`) and the guest's init reads it from `avp.ip=MAC,ADDRESS/PREFIX`.
 public struct IPv4Interface: Hashable, Sendable, CustomStringConvertible {

@@ -1,5 +1,6 @@
 import Devices
 import Virtio
+import ServerCommands
 
 /// AVP's touchscreen (virtio-input, VIRTIO 1.2 §5.8): one `avp serve input` per VM, the size of
 /// the VM's first scanout (its first layer under `displays:`), else 1920x1080 — a VM's GPU

@@ -1,5 +1,6 @@
 import Devices
 import Virtio
+import ServerCommands
 
 /// virtio-net ({AVPS-v2.0-8} to {AVPS-v2.0-15}): an interface on a network, that is a
 /// port of the network's `avp serve switch`, with a stable MAC, an MTU and the source

@@ -1,4 +1,5 @@
 import Yams
+import ServerCommands
 
 /// A device option's value as the platform file writes it, kept as text: the schema
 /// has checked its shape, and each `DeviceOption` reads it into its type (numbers with

@@ -1,3 +1,5 @@
+import ServerCommands
+
 /// What a kind's `plan` adds to: the platform's servers (each with its typed options)
 /// and the QEMU command line of the VM being planned.
 struct PlanBuilder {

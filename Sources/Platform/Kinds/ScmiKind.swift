@@ -1,6 +1,7 @@
 import Devices
 import Foundation
 import Virtio
+import ServerCommands
 
 /// virtio-scmi (VIRTIO 1.2 §5.21; Arm SCMI, DEN0056; {AVPS-v2.0-36}, {AVPS-v2.0-39}): a VM's SCMI
 /// sensors and performance, power and reset domains, served by the platform's one `avp serve

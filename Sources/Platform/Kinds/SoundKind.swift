@@ -1,5 +1,6 @@
 import Devices
 import Virtio
+import ServerCommands
 
 /// virtio-snd (VIRTIO 1.2 §5.14; AVPS §2.9): one `avp serve sound` for the platform — the
 /// host's mixer — and a sound card per VM whose playback streams play the roles its

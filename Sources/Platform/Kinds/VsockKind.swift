@@ -1,4 +1,5 @@
 import Virtio
+import ServerCommands
 
 /// virtio-vsock ({AVPS-v2.0-16}): one `avp serve vsock` for the platform, a device per
 /// VM with its CID; VM pairs under `vsock: allow:` may connect, host processes reach

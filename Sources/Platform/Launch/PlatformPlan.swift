@@ -1,4 +1,5 @@
 import Foundation
+import ServerCommands
 
 /// What `avp up` starts for a checked platform: device server processes (`avp serve
 /// ...`), one QEMU per VM, and where each writes its socket and log in the state

@@ -1,3 +1,5 @@
+import ServerCommands
+
 /// A plain-text table whose columns are as wide as their widest cell, header included:
 /// what `avp status` prints.
 ///

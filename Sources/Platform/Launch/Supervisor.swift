@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Synchronization
 import SystemCalls
+import ServerCommands
 
 /// Runs a `PlatformPlan`: starts the device servers, then the VMs, keeps them
 /// running (a server that dies is restarted at once and QEMU reconnects to it; a VM

@@ -1,4 +1,5 @@
 import Devices
+import ServerCommands
 
 /// The rules for `audio:` (AVPS §2.9): the output and input, the roles (names unique, a
 /// safety role the highest) and the ducking rules (known roles, a higher role ducks a lower

@@ -1,3 +1,5 @@
+import ServerCommands
+
 /// One problem found in a platform file, where it is and how to fix it.
 public struct Diagnostic: Sendable, Equatable, CustomStringConvertible {
     public enum Severity: String, Sendable { case error, warning }

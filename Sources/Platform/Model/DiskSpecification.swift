@@ -1,5 +1,6 @@
 import ArgumentParser
 import Devices
+import ServerCommands
 
 /// A disk given on the command line of `avp run`:
 /// `PATH[,ro][,direct][,serial=ID][,queues=N][,cache=writeback|writethrough]`.

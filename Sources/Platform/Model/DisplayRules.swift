@@ -1,4 +1,5 @@
 import Devices
+import ServerCommands
 
 /// The rules for `displays:` ({AVPS-v2.0-27} to {AVPS-v2.0-29}): a mode and physical size
 /// each, layers on the display naming VMs that have a GPU, safety regions within their

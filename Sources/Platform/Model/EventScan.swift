@@ -2,6 +2,7 @@
 // hashing every mapping key), so the checks below must run on libyaml's event stream
 // first; CYaml is the module of Yams' package that holds it.
 import CYaml
+import ServerCommands
 
 /// Reads a platform file as libyaml's stream of events, before Yams composes it, for
 /// what must be caught before there is a tree:

@@ -1,3 +1,5 @@
+import ServerCommands
+
 /// A platform file: the VMs of one machine, their devices and the policies that
 /// hold for all of them. Decoded from YAML with Yams once `PlatformSchema` has
 /// checked its shape (see `PlatformLoader`). Numbers are `WholeNumber` and

@@ -1,5 +1,6 @@
 import Foundation
 import Yams
+import ServerCommands
 
 /// Reads a platform file: the bytes (size, UTF-8, characters: `SourceText`), the
 /// structure (nesting, aliases, duplicate keys: `EventScan`), YAML syntax, then the

@@ -1,4 +1,5 @@
 import Foundation
+import ServerCommands
 
 /// The rules a schema cannot express: names unique, references declared, files
 /// present, sizes sensible, and the production profile's lockdown (AVPS-v2.0-48: no

@@ -1,5 +1,6 @@
 import Devices
 import Foundation
+import ServerCommands
 
 /// The shape of a platform file, written once: it drives the structural check that
 /// reports unknown keys and wrong types with their line and column, and it is

@@ -1,5 +1,6 @@
 import Foundation
 import Yams
+import ServerCommands
 
 /// Walks a composed YAML tree against `PlatformSchema`, collecting every unknown
 /// key, wrong type and missing field with its line and column, and remembering

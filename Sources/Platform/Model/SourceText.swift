@@ -1,3 +1,5 @@
+import ServerCommands
+
 /// The bytes of a platform file, checked before any YAML parser sees them: at most
 /// `PlatformLimits.fileBytes`, UTF-8 (refused, not repaired: a replaced byte would
 /// silently change a path or a name), and only the characters YAML allows. Each

@@ -1,3 +1,5 @@
+import ServerCommands
+
 /// A VM's supervised watchdog ({AVPS-v2.0-35}): the `watchdog:` mapping of a VM in the
 /// platform file, what it resolves to, and the rules `avp check` applies to it.
 ///

@@ -1,4 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import Glibc
 
 /// What the host asks the GPU server's control socket (`avp display`): the policy of a
 /// display, or a change of one layer. AVPS 2.8 leaves composition to a host policy; this is

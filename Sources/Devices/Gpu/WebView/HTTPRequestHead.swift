@@ -1,4 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import Glibc
 
 /// The request line and headers of an HTTP/1.1 request to the web view (RFC 9112 §2-§5),
 /// just what a browser sends for GET: method, path, query. The web view listens on
@@ -55,7 +60,7 @@ public struct HTTPRequestHead: Sendable, Equatable {
         for line in fields {
             guard let colon = line.firstIndex(of: ":"), colon != line.startIndex,
                   !line[..<colon].contains(where: { $0 == " " || $0 == "\t" }), !line.contains("\n") else { throw .malformedHeader }
-            let value = line[line.index(after: colon)...].trimmingCharacters(in: [" ", "\t"])
+            let value = line[line.index(after: colon)...].trimmed()
             headers[line[..<colon].lowercased()] = value
         }
     }

@@ -1,4 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import Glibc
 import Logging
 import Synchronization
 import SystemCalls
@@ -244,18 +249,32 @@ public final class WebView: @unchecked Sendable {
         }
     }
 
+    /// One display in `/displays.json`, read by the page's script; the counts only when the
+    /// compositor keeps statistics (nil properties are left out).
+    private struct DisplayEntry: Encodable {
+        struct Safety: Encodable { var layer: Int; var region: Int; var checks: Int; var mismatches: Int }
+        var name: String
+        var width: Int
+        var height: Int
+        var generation: UInt64
+        var framesComposed: Int?
+        var safety: [Safety]?
+    }
+
     private func displaysJSON() -> [UInt8] {
         let stats = statistics?()
-        let entries: [[String: Any]] = pageDisplays.map { d in
-            var entry: [String: Any] = ["name": d.name, "width": d.width, "height": d.height, "generation": d.generation]
+        let entries = pageDisplays.map { d in
+            var entry = DisplayEntry(name: d.name, width: d.width, height: d.height, generation: d.generation)
             if let stats {
-                entry["framesComposed"] = stats.framesComposed[d.name] ?? 0
-                entry["safety"] = stats.safety.filter { $0.key.display == d.name }
+                entry.framesComposed = stats.framesComposed[d.name] ?? 0
+                entry.safety = stats.safety.filter { $0.key.display == d.name }
                     .sorted { ($0.key.layer, $0.key.region) < ($1.key.layer, $1.key.region) }
-                    .map { ["layer": $0.key.layer, "region": $0.key.region, "checks": $0.value.checks, "mismatches": $0.value.mismatches] }
+                    .map { .init(layer: $0.key.layer, region: $0.key.region, checks: $0.value.checks, mismatches: $0.value.mismatches) }
             }
             return entry
         }
-        return (try? JSONSerialization.data(withJSONObject: entries, options: [.sortedKeys])).map { [UInt8]($0) } ?? Array("[]".utf8)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return (try? encoder.encode(entries)).map { [UInt8]($0) } ?? Array("[]".utf8)
     }
 }
