@@ -2,6 +2,7 @@
 // to read, what to count, what to tell the user) is the Swift side's.
 #include "avp_alsa.h"
 #include <alsa/asoundlib.h>
+#include "alsa_loader.h"
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -35,7 +36,11 @@ static void install_hook(void) { snd_lib_error_set_handler(keep_message); }
 
 const char *avp_alsa_last_message(void) { return last_message; }
 
-const char *avp_alsa_strerror(int error) { return snd_strerror(error); }
+int avp_alsa_load(void) { return avp_libasound_load(); }
+
+const char *avp_alsa_strerror(int error) {
+    return avp_libasound_load() == 0 ? snd_strerror(error) : "libasound.so.2 could not be opened";
+}
 
 // snd_pcm_open, or snd_pcm_open_lconf on a copy of the host's configuration with
 // `configuration` merged in: the copy lives only as long as the open, like snd_pcm_open's reference.
@@ -63,10 +68,11 @@ static int open_device(snd_pcm_t **pcm, const char *device, const char *configur
 int avp_alsa_open(avp_alsa_pcm **pcm, const char *device, const char *configuration, int capture,
                   int format, unsigned rate, unsigned channels,
                   unsigned long *period_frames, unsigned long *buffer_frames, const char **step) {
-    pthread_once(&hook_once, install_hook);
     last_message[0] = '\0';
     *pcm = NULL;
     *step = "open";
+    if (avp_libasound_load() != 0) return -ENOSYS;
+    pthread_once(&hook_once, install_hook);
     if (format < 0 || format > AVP_ALSA_FLOAT_LE) return -EINVAL;
     snd_pcm_t *p = NULL;
     int err = open_device(&p, device, configuration, capture ? SND_PCM_STREAM_CAPTURE : SND_PCM_STREAM_PLAYBACK);

@@ -8,8 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/crypto.h>
 #include <openssl/evp.h>
+
+#include "libcrypto_loader.h"
 
 struct avp_cipher {
     EVP_CIPHER_CTX *context;
@@ -47,6 +48,7 @@ static int key_context(avp_cipher *cipher, const unsigned char *key, size_t key_
 
 int avp_cipher_open(avp_cipher **out, int mode, const unsigned char *key, size_t key_length, int encrypt) {
     if (out == NULL || cipher_name(mode, key_length) == NULL || (encrypt != 0 && encrypt != 1)) return -EINVAL;
+    if (avp_libcrypto_load() != 0) return -EIO;
     avp_cipher *cipher = calloc(1, sizeof *cipher);
     if (cipher == NULL) return -ENOMEM;
     cipher->context = EVP_CIPHER_CTX_new();
@@ -79,7 +81,7 @@ void avp_cipher_close(avp_cipher *cipher) {
 }
 
 void avp_crypto_cleanse(void *bytes, size_t length) {
-    if (bytes != NULL && length > 0) OPENSSL_cleanse(bytes, length);
+    if (bytes != NULL && length > 0) explicit_bzero(bytes, length);
 }
 
 /// A position in a list of buffers.

@@ -53,4 +53,9 @@ const char *avp_alsa_strerror(int error);
 /// AVP keeps them out of stderr and puts them into its own error messages instead.
 const char *avp_alsa_last_message(void);
 
+/// Opens libasound.so.2 if it is not open yet: 0, or -ENOSYS when it cannot be opened (the reason
+/// went to stderr). avp_alsa_open does it too; a source that opens its device only when a stream
+/// starts calls this first, while the library is still reachable (before the sandbox).
+int avp_alsa_load(void);
+
 #endif

@@ -2,7 +2,8 @@
 // Plain C on purpose: Swift sees a keyed cipher handle and a handful of calls, never
 // OpenSSL's types, so the request path cannot misuse a context and the library could be
 // swapped without touching Swift. AES itself comes from OpenSSL; nothing here implements it.
-// Every call returns 0, or a negative errno (-EINVAL: arguments, -ENOMEM, -EIO: OpenSSL failed).
+// Every call returns 0, or a negative errno (-EINVAL: arguments, -ENOMEM, -EIO: OpenSSL failed,
+// or libcrypto.so.3 could not be opened; the first avp_cipher_open opens it).
 #ifndef AVP_CRYPTO_H
 #define AVP_CRYPTO_H
 
@@ -39,7 +40,7 @@ int avp_cipher_run(avp_cipher *cipher, const unsigned char *iv, size_t iv_length
 /// Frees the context; OpenSSL wipes its key schedule.
 void avp_cipher_close(avp_cipher *cipher);
 
-/// Zeroes `length` bytes in a way the compiler cannot remove as a dead store (OPENSSL_cleanse).
+/// Zeroes `length` bytes in a way the compiler cannot remove as a dead store (explicit_bzero).
 void avp_crypto_cleanse(void *bytes, size_t length);
 
 #endif

@@ -1,7 +1,7 @@
 import CCrypto
 
 /// Key material outside Swift's arrays: one allocation of fixed size that is zeroed with
-/// OPENSSL_cleanse (a store the compiler may not drop) by `wipe()` and again before it is
+/// explicit_bzero (a store the compiler may not drop) by `wipe()` and again before it is
 /// freed. Never copied: readers borrow the bytes inside a closure.
 public final class SecretBytes: @unchecked Sendable {
     private let base: UnsafeMutableRawPointer

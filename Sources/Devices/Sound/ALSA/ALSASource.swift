@@ -1,3 +1,4 @@
+import CALSA
 import Logging
 import Synchronization
 import Virtio
@@ -45,6 +46,8 @@ public final class ALSASource: SoundSource {
         self.bufferMicroseconds = bufferMicroseconds
         self.configuration = configuration
         self.logger = logger
+        // The device opens when a stream starts, inside the sandbox; libasound must be mapped before.
+        if avp_alsa_load() != 0 { logger.error("sound: libasound.so.2 could not be opened; capture from \(device) will fail") }
     }
 
     public var counters: Counters { totals.withLock { $0 } }
