@@ -8,12 +8,5 @@ struct AVPServe: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "avp serve", abstract: Serve.configuration.abstract, subcommands: Serve.configuration.subcommands)
 
-    static func main() {
-        do {
-            var command = try parseAsRoot()
-            try command.run()
-        } catch {
-            exit(withError: CommandFailure.cleaned(error))
-        }
-    }
+    static func main() { mainWithCleanErrors() }
 }

@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import Platform
-import ServerCommands
 
 /// `avp conformance`: every AVPS v2.0 requirement with its status and the tests that prove it,
 /// read from the test sources' names (docs/conformance.md); `--run` runs the real-guest ones.

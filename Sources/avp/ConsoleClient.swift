@@ -1,6 +1,5 @@
 import Foundation
 import SystemCalls
-import ServerCommands
 
 /// Relays the terminal to a console socket: raw mode when stdin is a terminal,
 /// Ctrl-] to detach, end of input or a closed console to finish.

@@ -1,4 +1,4 @@
-import Glibc
+import Foundation
 
 /// `avp serve …` runs in `avp-serve`, the device servers linked without Foundation, Yams and the
 /// platform (Package.swift), when that program sits next to `avp`, as every build puts it: the
@@ -19,12 +19,8 @@ enum LeanServe {
 
     /// `name` in the directory of this executable, if it is there and executable.
     private static func siblingExecutable(_ name: String) -> String? {
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        guard length > 0 else { return nil }
-        let own = String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        guard let slash = own.lastIndex(of: "/") else { return nil }
-        let path = String(own[...slash]) + name
+        guard let own = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") else { return nil }
+        let path = URL(fileURLWithPath: own).deletingLastPathComponent().appendingPathComponent(name).path
         return access(path, X_OK) == 0 ? path : nil
     }
 }
