@@ -77,7 +77,24 @@ import Testing
         #expect(limits["Max open files"].map { [$0.0, $0.1] } == ["1280", "1280"], "1024 + 256 for its one VM")
         let space = String(UInt64(16 + 64) << 30)
         #expect(limits["Max address space"].map { [$0.0, $0.1] } == [space, space], "16 GiB + 64 GiB for its one VM")
+        // The parent only waits: it has unmapped the program's code that parsing touched (avp_sandbox_fork).
+        let parentCode = try Self.residentCodeKiB(of: server.process.processIdentifier)
+        #expect(parentCode < 1024, "the waiting parent keeps \(parentCode) KiB of avp-serve's code resident")
         #expect(server.isRunning, "log:\n\(server.log)")
+    }
+
+    /// Resident KiB of a process's executable mappings of avp-serve, from /proc/PID/smaps.
+    static func residentCodeKiB(of pid: Int32) throws -> Int {
+        var total = 0, inCode = false
+        for line in try String(contentsOfFile: "/proc/\(pid)/smaps", encoding: .utf8).split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            if fields.count >= 5, fields[0].contains("-") {
+                inCode = fields[1] == "r-xp" && fields[fields.count - 1].hasSuffix("/avp-serve")
+            } else if inCode, fields.count >= 2, fields[0] == "Rss:" {
+                total += Int(fields[1]) ?? 0
+            }
+        }
+        return total
     }
 
     @Test("--sandbox none, the control: no child, the test's namespaces and root, its capabilities, no no_new_privs, no seccomp, its limits; the process is avp-serve, without Foundation",
