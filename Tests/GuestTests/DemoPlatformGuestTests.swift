@@ -68,7 +68,7 @@ import Testing
                 echo "text=$(head -n 1 /mnt/shared/README.txt)"; touch /mnt/shared/x 2>&1; echo shared-$((6*7))
                 """, expect: "shared-42")
             #expect(out.contains("text=This folder is shared read-only with both VMs") && out.contains("Read-only file system"),
-                    "\(vm):\n\(out.suffix(1500))\nfs server:\n\(platform.logs("server-shared.log").suffix(1000))")
+                    "\(vm):\n\(out.suffix(6000))\nfs server:\n\(platform.logs("server-shared.log").suffix(1000))")
         }
     }
 

@@ -70,15 +70,26 @@ final class RunningPlatform {
         return condition()
     }
 
-    /// Types `command` into the VM's console until its output shows `expect` (the shell may still be starting).
+    /// Types `command` into the VM's console until its output shows `expect` (the shell may still be
+    /// starting), and returns what the command printed. The console replays its recent output to
+    /// each client, which may hold `expect` from an earlier run, even from before the VM restarted:
+    /// so the shell first prints a marker that no earlier output holds, and only what follows the
+    /// marker counts. When `expect` never shows, the VM's logs and `avp up`'s follow the output.
     func consoleRun(_ vm: String, _ command: String, expect: String, attempts: Int = 8) throws -> String {
         var output = ""
         for _ in 0..<attempts {
-            output = try avp(["console", file, vm], input: command + "\n").1
-            if output.contains(expect) { return output }
+            let nonce = UInt32.random(in: 1_000_000...9_000_000)
+            // The shell computes the marker: the echo of the typed line does not hold it.
+            output = try avp(["console", file, vm], input: "echo ran-$((\(nonce) + 1)); \(command)\n").1
+            if let marker = output.range(of: "ran-\(nonce + 1)", options: .backwards) {
+                let ran = String(output[marker.upperBound...])
+                if ran.contains(expect) { return ran }
+            }
             sleep(2)
         }
-        return output
+        return output + "\n--- \(vm)'s QEMU log ---\n" + logs("vm-\(vm).log").suffix(1000)
+            + "\n--- \(vm)'s serial console ---\n" + serialLog(vm).suffix(1000)
+            + "\n--- avp up ---\n" + upLog.suffix(2000)
     }
 
     func stop() {
