@@ -70,6 +70,8 @@ import Testing
     struct Share {
         let root: String, share: String, outside: String
         let big: [UInt8]
+        /// What QEMU printed: why a guest that wrote nothing ended.
+        var qemuLog: String { (try? String(contentsOfFile: root + "/qemu.log", encoding: .utf8)) ?? "" }
 
         init(_ dir: String) throws {
             root = dir
@@ -117,6 +119,11 @@ import Testing
         return (ConsoleLog(path: share.root + "/console.log"), server)
     }
 
+    /// What a failure shows: the guest's console, the server's log and QEMU's.
+    static func context(_ console: ConsoleLog, _ server: ServerProcess, _ share: Share) -> String {
+        "console:\n\(console.text.suffix(3000))\nserver:\n\(server.log.suffix(2000))\nQEMU:\n\(share.qemuLog.suffix(1500))"
+    }
+
     @Test("AVPS-v2.0-50: a guest mounts the share, reads host files bit-exact, writes, renames, links, sets xattrs, maps, syncs and changes metadata the host sees; nothing outside is reachable",
           .runningTimeLimit(minutes: 5))
     func readWrite() throws {
@@ -125,7 +132,7 @@ import Testing
         let share = try Share(dir)
         let (console, server) = try run(share, readOnly: false)
         defer { server.stop() }
-        let context = "console:\n\(console.text.suffix(3000))\nserver:\n\(server.log.suffix(2000))"
+        let context = Self.context(console, server, share)
         try #require(console.testExitStatus == 0, "\(context)")
         #expect(console.value("hello") == "hello from the host")
         #expect(console.value("big") == Insecure.md5Hex(share.big), "the 3 MiB file read back")
@@ -187,7 +194,7 @@ import Testing
         let share = try Share(dir)
         let (console, server) = try run(share, readOnly: true)
         defer { server.stop() }
-        try #require(console.testExitStatus == 0, "console:\n\(console.text.suffix(3000))\nserver:\n\(server.log.suffix(2000))")
+        try #require(console.testExitStatus == 0, "\(Self.context(console, server, share))")
         #expect(console.value("hello") == "hello from the host" && console.value("big") == Insecure.md5Hex(share.big))
         #expect(console.value("touch")?.contains("Read-only file system") == true, "\(console.value("touch") ?? "-")")
         #expect(!FileManager.default.fileExists(atPath: share.share + "/created.txt"))
@@ -214,9 +221,9 @@ import Testing
         defer { server.stop() }
         let results = FsStress.results(console.text)
         try #require(console.testExitStatus == 0 && results.done != nil,
-                     "console:\n\(console.text.suffix(3000))\nserver:\n\(server.log.suffix(2000))")
+                     "\(Self.context(console, server, share))")
         let failed = results.stressors.filter { $0.outcome == "failed" }
-        #expect(failed.isEmpty, "failed on the AVP share:\n\(failed.map(\.report).joined(separator: "\n"))\nserver:\n\(server.log.suffix(2000))")
+        #expect(failed.isEmpty, "failed on the AVP share:\n\(failed.map(\.report).joined(separator: "\n"))\nserver:\n\(server.log.suffix(2000))\nQEMU:\n\(share.qemuLog.suffix(1500))")
         #expect(results.stressors.count == FsStress.count && results.stressors.filter { $0.outcome == "passed" }.count >= FsStress.count / 2,
                 "\(results.done ?? "-"): \(results.stressors.map { "\($0.name) \($0.outcome)" })")
     }
