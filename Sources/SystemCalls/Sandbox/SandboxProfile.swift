@@ -85,7 +85,8 @@ public struct SandboxProfile: Sendable, Equatable {
     private static var currentDirectory: String {
         var buffer = [CChar](repeating: 0, count: 4096)
         guard getcwd(&buffer, buffer.count) != nil else { return "/" }
-        return String(cString: buffer)
+        let bytes = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// One entry per tree: a directory inside another is reached through it (writable if either is);
