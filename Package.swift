@@ -74,14 +74,12 @@ let package = Package(
         // lld places the functions of Sources/avp-serve/hot-functions.txt (what a server runs from start to
         // idle) side by side, so that an idle server maps little of its code, and packs the relative
         // relocations (RELR, glibc 2.36) so that start-up reads kilobytes of them rather than a megabyte.
-        // BIND_NOW (-z now): once start-up's pages are given back (StartupPages), a lazily bound first
-        // call would read the dynamic symbol tables back in.
         .executableTarget(name: "avp-serve", dependencies: [
             "ServerCommands",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], exclude: ["hot-functions.txt"], swiftSettings: functionSections, linkerSettings: [.unsafeFlags([
             "-static-stdlib", "-l_FoundationCollections", "-l_FoundationCShims",
-            "-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs", "-Xlinker", "-z", "-Xlinker", "now",
+            "-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs",
             "-Xlinker", "--symbol-ordering-file=\(Context.packageDirectory)/Sources/avp-serve/hot-functions.txt",
             "-Xlinker", "--no-warn-symbol-ordering",
         ])]),

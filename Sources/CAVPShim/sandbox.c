@@ -1,9 +1,9 @@
 #define _GNU_SOURCE
 #include "avp_sandbox.h"
-#include "avp_pages.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <link.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -23,6 +23,21 @@
 
 /// The signal that asks each thread to drop its capabilities.
 #define AVP_SANDBOX_BROADCAST_SIGNAL (SIGRTMAX - 2)
+
+/// dl_iterate_phdr callback: unmaps the calling program's read-only segments (its code and constants)
+/// from this process. Only the first object is the program itself; the rest are shared libraries.
+static int drop_read_only_segments(struct dl_phdr_info *info, size_t size, void *data) {
+    (void)size; (void)data;
+    long page = sysconf(_SC_PAGESIZE);
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *segment = &info->dlpi_phdr[i];
+        if (segment->p_type != PT_LOAD || (segment->p_flags & PF_W)) continue;
+        uintptr_t start = (info->dlpi_addr + segment->p_vaddr) & ~(uintptr_t)(page - 1);
+        uintptr_t end = (info->dlpi_addr + segment->p_vaddr + segment->p_memsz + page - 1) & ~(uintptr_t)(page - 1);
+        madvise((void *)start, end - start, MADV_DONTNEED);
+    }
+    return 1;
+}
 
 int avp_sandbox_fork(int keep, const char **step) {
     sigset_t forwarded, previous;
@@ -49,8 +64,10 @@ int avp_sandbox_fork(int keep, const char **step) {
     }
     // The parent: a waiter that passes termination signals on and reports how the child ended.
     // It runs a few hundred bytes of this file and libc from here on, yet still maps every page of
-    // the program and its libraries that parsing touched: give them back (see avp_pages.h).
-    avp_release_read_only_pages();
+    // the program that parsing touched. MADV_DONTNEED on the program's read-only segments unmaps
+    // those clean file pages (nothing is lost: a page it touches again comes back from the page
+    // cache); writable segments are left alone, since there it would discard data.
+    dl_iterate_phdr(drop_read_only_segments, NULL);
     for (;;) {
         siginfo_t info;
         int sig = sigwaitinfo(&forwarded, &info);

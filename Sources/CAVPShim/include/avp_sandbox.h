@@ -19,8 +19,8 @@ enum {
 
 /// Unshares a PID namespace and forks. Returns 0 in the child — PID 1 of the new namespace, also
 /// in its own mount, UTS, cgroup and (unless `keep` says otherwise) network and IPC namespaces,
-/// killed when the parent dies. The parent never returns: it unmaps the read-only segments of the
-/// program and its libraries (avp_release_read_only_pages: it runs almost none of that code again), forwards SIGINT, SIGTERM, SIGHUP and SIGQUIT to the child and
+/// killed when the parent dies. The parent never returns: it unmaps the program's read-only segments
+/// (it runs none of that code again), forwards SIGINT, SIGTERM, SIGHUP and SIGQUIT to the child and
 /// exits with the child's status (128 + signal if killed). -1 with errno
 /// (and *step naming the call) on failure, before anything changed. Call with one thread only.
 int avp_sandbox_fork(int keep, const char **step);

@@ -14,7 +14,6 @@
 #include <linux/fs.h>
 #include <linux/io_uring.h>
 #include "avp_fs.h"
-#include "avp_pages.h"
 #include "avp_sandbox.h"
 
 // --- Memory ordering for rings shared with the guest (VIRTIO 1.2 §2.7.13) ---

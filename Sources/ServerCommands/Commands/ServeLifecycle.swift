@@ -5,8 +5,8 @@ import VhostUser
 /// The life of every `avp serve` process: termination signals blocked before any worker
 /// thread starts, the sandbox's namespaces (a fork, so before any thread), logging set up, the
 /// servers made (they open what they need), the sandbox closed around them, the servers started,
-/// the pages only start-up used given back (`StartupPages`), then on SIGINT/SIGTERM/SIGHUP a
-/// bounded stop (`StopDeadline`: exit a second later whatever hangs) and a last word.
+/// then on SIGINT/SIGTERM/SIGHUP a bounded stop (`StopDeadline`: exit a second later whatever
+/// hangs) and a last word.
 struct ServeLifecycle {
     /// What a started server leaves to stop: its vhost-user servers, then anything else.
     struct Running {
@@ -27,8 +27,7 @@ struct ServeLifecycle {
             logger.info("\(label): sandboxed: \(sandbox.allowedSyscallCount) system calls allowed, directories \(sandbox.directories.isEmpty ? "none" : sandbox.directories.map(\.description).joined(separator: ", "))\(sandbox.keepsHostNetwork ? ", the host's network namespace" : "")")
         }
         for server in running.servers { try server.start() }
-        // Half a second on, the servers wait for their front ends: what start-up ran need not stay resident.
-        let signal = signals.wait(milliseconds: 500) ?? { StartupPages.release(); return signals.wait() }()
+        let signal = signals.wait()
         logger.info("signal \(signal): stopping")
         StopDeadline.arm(what: "avp serve \(label)")
         VhostUserServer.stopAll(running.servers)

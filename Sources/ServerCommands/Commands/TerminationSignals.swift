@@ -24,15 +24,4 @@ public struct TerminationSignals: Sendable {
         sigwait(&s, &signal)
         return signal
     }
-
-    /// Blocks until one of the signals arrives or `milliseconds` pass; returns its number, or nil.
-    public func wait(milliseconds: Int) -> Int32? {
-        var s = set
-        var timeout = timespec(tv_sec: milliseconds / 1000, tv_nsec: (milliseconds % 1000) * 1_000_000)
-        while true {
-            let signal = sigtimedwait(&s, nil, &timeout)
-            if signal > 0 { return signal }
-            if errno != EINTR { return nil }
-        }
-    }
 }
