@@ -61,7 +61,7 @@ import Testing
         echo "writers=$ra,$rb"
         echo "readers=$rc,$rd"
         echo "ioerrors=$(dmesg | grep -c -i 'I/O error')"
-        dmesg | grep -i -E 'I/O error|virtio_blk|blk_update' | tail -5
+        dmesg | grep -i -E 'I/O error|virtio_blk|blk_update|segfault|traps:' | tail -8
         [ $ra -eq 0 ] && [ $rb -eq 0 ] && [ $rc -eq 0 ] && [ $rd -eq 0 ]
         """
 
