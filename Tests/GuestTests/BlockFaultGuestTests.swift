@@ -17,7 +17,7 @@ import Testing
             throw PlatformError.launchFailed("block fault tests mount a tmpfs and a FUSE file system: run them as root")
         }
         let dir = try GuestHarness.workDirectory("blk-faults")
-        defer { if ProcessInfo.processInfo.environment["AVP_KEEP"] == nil { try? FileManager.default.removeItem(atPath: dir) } }
+        defer { GuestHarness.removeUnlessKept(dir) }
 
         // EIO: a 64 MiB disk whose bytes 16 MiB to 17 MiB fail.
         let backing = dir + "/backing.img"

@@ -79,7 +79,7 @@ import Testing
     func killedServerLosesNothing() throws {
         try GuestHarness.checkPrerequisites()
         let dir = try GuestHarness.workDirectory("blk-kill")
-        defer { if ProcessInfo.processInfo.environment["AVP_KEEP"] == nil { try? FileManager.default.removeItem(atPath: dir) } else { print("kept \(dir)") } }
+        defer { GuestHarness.removeUnlessKept(dir) }
         let backing = dir + "/backing.img", socket = dir + "/blk.sock"
         _ = FileManager.default.createFile(atPath: backing, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: backing))
@@ -133,8 +133,8 @@ import Testing
         #expect(finished != nil, "the guest never finished; console:\n\(text.suffix(3000))")
         // A failing writer's line is far above the other's acknowledgements: shown on its own, with what
         // the servers warned about.
-        let warnings = logs.compactMap { try? String(contentsOfFile: $0, encoding: .utf8) }.flatMap { $0.split(separator: "\n") }
-            .filter { $0.contains(" warning ") || $0.contains(" error ") || $0.contains(" critical ") }.suffix(20)
+        let serverLines = logs.compactMap { try? String(contentsOfFile: $0, encoding: .utf8) }.flatMap { $0.split(separator: "\n") }
+        let warnings = serverLines.filter { $0.contains(" warning ") || $0.contains(" error ") || $0.contains(" critical ") }.suffix(20)
         let failures = (text.split(whereSeparator: \.isNewline).filter { $0.hasPrefix("FAIL") } + ["servers:"] + warnings).joined(separator: "\n")
         #expect(console.value("writers") == "0,0", "a write failed: \(failures); console:\n\(text.suffix(3000))")
         #expect(console.value("readers") == "0,0", "a read failed: \(failures); console:\n\(text.suffix(3000))")
@@ -157,8 +157,7 @@ import Testing
         }
         #expect(missing.isEmpty, "\(missing.count) acknowledged records not on disk, e.g. \(missing.prefix(10)); kill delays (ms) \(delays)")
 
-        let resubmitted = logs.compactMap { try? String(contentsOfFile: $0, encoding: .utf8) }
-            .flatMap { $0.split(separator: "\n") }.filter { $0.contains("resubmit") }
+        let resubmitted = serverLines.filter { $0.contains("resubmit") }
         // With reads taking up to 200 ms, most kills find requests in flight (7 of 10 in a run at 14:56 on 2026-12-03):
         // none at all would mean the test no longer exercises resubmission.
         #expect(!resubmitted.isEmpty, "no kill found a request in flight; kill delays (ms) \(delays)")

@@ -11,7 +11,7 @@ import Testing
         try GuestHarness.checkPrerequisites()
         try GuestImage.backports.ensureBuilt()
         let dir = try GuestHarness.workDirectory("composition")
-        defer { if ProcessInfo.processInfo.environment["AVP_KEEP"] == nil { try? FileManager.default.removeItem(atPath: dir) } else { print("kept \(dir)") } }
+        defer { GuestHarness.removeUnlessKept(dir) }
         let platform = try RunningPlatform(name: "cockpit", yaml: """
             profile: development
             displays:

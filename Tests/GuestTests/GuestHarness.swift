@@ -39,6 +39,16 @@ enum GuestHarness {
         return dir
     }
 
+    /// Removes a test's working directory, unless `AVP_KEEP` is set: then it stays, for a look at
+    /// its logs, and the test prints where it is.
+    static func removeUnlessKept(_ dir: String) {
+        if ProcessInfo.processInfo.environment["AVP_KEEP"] == nil {
+            try? FileManager.default.removeItem(atPath: dir)
+        } else {
+            print("kept \(dir)")
+        }
+    }
+
     /// Stops a QEMU the test started by hand: SIGTERM, then SIGKILL after `grace` seconds, and
     /// reaps it. QEMU handles SIGTERM in its main loop, so one blocked waiting for a back end's
     /// reply (a refused device) never acts on it; one left running holds `swift test`'s output

@@ -10,7 +10,7 @@ import Testing
     func twoVMsOnOneSwitch() throws {
         try GuestHarness.checkPrerequisites()
         let dir = try GuestHarness.workDirectory("net")
-        defer { if ProcessInfo.processInfo.environment["AVP_KEEP"] == nil { try? FileManager.default.removeItem(atPath: dir) } }
+        defer { GuestHarness.removeUnlessKept(dir) }
         let stats = dir + "/stats.json"
         let server = try ServerProcess(arguments: [
             "serve", "switch", "--stats", stats,

@@ -10,7 +10,7 @@ import Testing
     func streams() throws {
         try GuestHarness.checkPrerequisites()
         let dir = try GuestHarness.workDirectory("vsock")
-        defer { if ProcessInfo.processInfo.environment["AVP_KEEP"] == nil { try? FileManager.default.removeItem(atPath: dir) } }
+        defer { GuestHarness.removeUnlessKept(dir) }
         let server = try ServerProcess(arguments: [
             "serve", "vsock", "--allow", "a:b",
             "--vm", "name=a,cid=3,listen=\(dir)/a.sock,uds=\(dir)/a.vsock",
