@@ -13,6 +13,8 @@ public enum QueueError: Error, Equatable, Sendable, CustomStringConvertible {
     case availableIndexJump(available: UInt16, nextAvailable: UInt16, size: UInt16)
     /// The available ring names a head outside the descriptor table; it cannot be returned.
     case headOutOfRange(head: UInt16, size: UInt16)
+    /// The available ring names a head the device holds (taken and not yet returned).
+    case headInUse(head: UInt16, availableIndex: UInt16)
     /// The guest memory behind the queue faulted (the front end shrank the file it shared).
     case memoryFault(GuestAddress)
     /// The inflight-tracking region the front end handed back (VHOST_USER_SET_INFLIGHT_FD) cannot
@@ -29,6 +31,7 @@ public enum QueueError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .availableIndexJump(avail, next, size):
             return "available index \(avail) is more than \(size) ahead of \(next)"
         case let .headOutOfRange(head, size): return "available ring names head \(head) in a queue of \(size)"
+        case let .headInUse(head, index): return "available ring entry \(index) names head \(head), which the device still holds"
         case let .memoryFault(address): return "guest memory region at \(address) is gone (the front end shrank the file behind it)"
         case let .inflightRegion(why): return "inflight region: \(why)"
         case .broken: return "queue stopped after an earlier error"

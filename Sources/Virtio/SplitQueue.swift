@@ -34,6 +34,8 @@ public final class SplitQueue: @unchecked Sendable {
     private var resubmissions: [UInt16] = []
     /// Counter stamped on the next head taken (orders heads in the inflight region).
     private var inflightCounter: UInt64 = 0
+    /// Heads taken (or handed over for resubmission) and not yet returned.
+    private var held: HeldHeads
 
     // Offsets inside the rings (§2.7.6, §2.7.8).
     private static let flagsOffset = 0
@@ -51,6 +53,7 @@ public final class SplitQueue: @unchecked Sendable {
         indirectDescriptors = features.contains(.ringIndirectDescriptors) || driverFeaturesUnknown
         self.nextAvailable = nextAvailable
         self.memory = memory
+        held = HeldHeads(size: Int(size))
         (table, available, used) = try Self.map(addresses, size: Int(size), memory: memory)
         // Continue the used ring where it stands in guest memory (zero for a fresh queue): after a
         // back-end restart the front end's base may be ahead of it by requests that were lost.
@@ -106,6 +109,9 @@ public final class SplitQueue: @unchecked Sendable {
             throw .ringUnmapped(part: "available ring", error)
         }
         guard head < size else { throw .headOutOfRange(head: head, size: size) }
+        // VIRTIO 1.2 §2.7: a buffer made available belongs to the device until it is used. Taking the head again
+        // would return it twice, and the second return would complete whatever the driver put there next.
+        guard held.insert(head) else { throw .headInUse(head: head, availableIndex: nextAvailable) }
         nextAvailable &+= 1
         if let inflight {
             inflight.markTaken(head, counter: inflightCounter)
@@ -123,6 +129,7 @@ public final class SplitQueue: @unchecked Sendable {
     /// Puts `head` in the used ring with `length` bytes written and publishes the new used index
     /// (the index store is ordered after the element, §2.7.8).
     public func addUsed(head: UInt16, length: UInt32) {
+        held.remove(head)
         inflight?.beginReturn(head)
         let slot = Int(nextUsed % size)
         let offset = Self.ringOffset + 8 * slot
@@ -144,6 +151,7 @@ public final class SplitQueue: @unchecked Sendable {
         let recovery = try region.recover(ringSize: Int(size), ringUsed: nextUsed)
         inflight = region
         resubmissions = recovery.heads.reversed()
+        for head in recovery.heads { _ = held.insert(head) }
         inflightCounter = recovery.nextCounter
         if !recovery.fresh { nextAvailable = nextUsed &+ UInt16(recovery.heads.count) }
         return recovery

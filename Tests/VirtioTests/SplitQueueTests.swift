@@ -57,6 +57,25 @@ import Virtio
         #expect(throws: QueueError.availableIndexJump(available: 9, nextAvailable: 0, size: 8)) { try f.device.popHead() }
     }
 
+    /// A driver that makes a head available again while the device holds it would get it back
+    /// twice; the second return would complete whatever it put there next.
+    @Test func headTheDeviceHoldsBreaksTheQueue() throws {
+        let f = try QueueFixture()
+        try f.driver.publish(head: 3)
+        #expect(try f.device.popHead() == 3)
+        try f.driver.publish(head: 3)
+        #expect(throws: QueueError.headInUse(head: 3, availableIndex: 1)) { try f.device.popHead() }
+    }
+
+    @Test func headReturnedMayBeTakenAgain() throws {
+        let f = try QueueFixture()
+        try f.driver.publish(head: 3)
+        #expect(try f.device.popHead() == 3)
+        f.device.addUsed(head: 3, length: 0)
+        try f.driver.publish(head: 3)
+        #expect(try f.device.popHead() == 3)
+    }
+
     @Test func headOutsideTheTableBreaksTheQueue() throws {
         let f = try QueueFixture()
         try f.driver.publish(head: 8)
