@@ -84,8 +84,11 @@ import Testing
     @Test func theBlockServerUsesItForPageCacheImagesOnly() throws {
         let file = try ScratchFile()
         let logger = Logger(label: "test.block")
-        let buffered = try BlockDevice(options: BlockDeviceOptions(imagePath: file.path), logger: logger)
-        #expect(buffered.engineName == "io_uring, write-back writes in place")
+        do {
+            // Closed before the next device opens the image: each holds its lock (BlockImageLock).
+            let buffered = try BlockDevice(options: BlockDeviceOptions(imagePath: file.path), logger: logger)
+            #expect(buffered.engineName == "io_uring, write-back writes in place")
+        }
         var options = BlockDeviceOptions(imagePath: file.path)
         options.direct = true
         let direct = try BlockDevice(options: options, logger: logger)

@@ -209,3 +209,27 @@ extension DeviceKinds {
         #expect(vm.kernel.contains("bookworm-backports-amd64"))
     }
 }
+
+extension DeviceKinds {
+    @Test("an image is written by one VM and then read by none: its servers lock it")
+    func aWrittenImageIsNotAlsoRead() {
+        for (first, second) in [("", ", read-only: true"), (", read-only: true", "")] {
+            let r = s.load("""
+                profile: development
+                vms:
+                  - {name: a, kernel: vmlinuz, initrd: initrd, devices: [{type: block, image: disk.img\(first)}]}
+                  - {name: b, kernel: vmlinuz, initrd: initrd, devices: [{type: block, image: disk.img\(second)}]}
+                """)
+            let e = errors(r)
+            let expected = first.isEmpty ? "VM 'b' reads \(s.directory)/disk.img, which VM 'a' writes" : "VM 'b' writes \(s.directory)/disk.img, which VM 'a' reads"
+            #expect(e.contains { $0.hasSuffix(expected) }, "\(e)")
+            #expect(r.errors.first?.fix == "give the reader a copy of the image, or make both read-only")
+        }
+        #expect(s.load("""
+            profile: development
+            vms:
+              - {name: a, kernel: vmlinuz, initrd: initrd, devices: [{type: block, image: disk.img, read-only: true}]}
+              - {name: b, kernel: vmlinuz, initrd: initrd, devices: [{type: block, image: disk.img, read-only: true}]}
+            """).errors.isEmpty)
+    }
+}

@@ -46,7 +46,8 @@ public final class BlockDevice: VirtioDevice, InflightTrackingDevice, LoopRingDe
     private let logger: Logger
     private var limits: BlockLimits
 
-    public init(options: BlockDeviceOptions, logger: Logger) throws {
+    /// A device over `image`, which must have been opened for `options` (`openImage`).
+    public init(options: BlockDeviceOptions, image: BlockImage, logger: Logger) throws {
         self.options = options
         self.logger = logger
         guard options.queueCount >= 1, options.queueCount <= 64 else {
@@ -56,9 +57,10 @@ public final class BlockDevice: VirtioDevice, InflightTrackingDevice, LoopRingDe
         guard [512, 1024, 2048, 4096].contains(options.blockSize) else {
             throw BlockDeviceError.invalidOption("block size \(options.blockSize): use 512, 1024, 2048 or 4096")
         }
-        do { image = try BlockImage(path: options.imagePath, readOnly: options.readOnly, direct: options.direct) } catch {
-            throw BlockDeviceError.image(options.imagePath, error)
+        guard image.path == options.imagePath, image.readOnly == options.readOnly, image.direct == options.direct else {
+            throw BlockDeviceError.invalidOption("image \(image.path) was opened for other options")
         }
+        self.image = image
         queueCount = options.queueCount
         let ring = try? IOUring(entries: Self.ringEntries, allowedOperations: IOUring.fileOperations)
         if ring == nil { logger.warning("io_uring unavailable; block I/O runs synchronously on the device thread") }
@@ -382,17 +384,5 @@ public final class BlockDevice: VirtioDevice, InflightTrackingDevice, LoopRingDe
     private func logIOError(_ message: String) {
         let count = statistics.ioErrors
         if count <= 8 || count & (count - 1) == 0 { logger.error("\(message) (\(count) I/O errors so far)") }
-    }
-}
-
-public enum BlockDeviceError: Error, CustomStringConvertible {
-    case invalidOption(String)
-    case image(String, Errno)
-
-    public var description: String {
-        switch self {
-        case let .invalidOption(why): return why
-        case let .image(path, e): return "cannot open image \(path): \(e)"
-        }
     }
 }

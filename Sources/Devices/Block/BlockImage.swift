@@ -13,15 +13,21 @@ public final class BlockImage: Sendable {
     /// Size in 512-byte sectors (a partial last sector is not exposed).
     public let capacitySectors: UInt64
 
-    public init(path: String, readOnly: Bool, direct: Bool) throws(Errno) {
+    /// How long a server waits for an earlier one to let go of the image (`BlockImageLock`).
+    public static let lockWaitSeconds = 30.0
+
+    /// Opens and locks the image; `waiting` runs if another open file holds the lock.
+    public init(path: String, readOnly: Bool, direct: Bool, lockWaitSeconds: Double = BlockImage.lockWaitSeconds,
+                waiting: () -> Void = {}) throws(BlockImageError) {
         self.path = path
         self.readOnly = readOnly
         self.direct = direct
         var flags = readOnly ? O_RDONLY : O_RDWR
         if direct { flags |= avp_o_direct() }
-        file = try FileDescriptor.open(path, flags: flags)
+        do { file = try FileDescriptor.open(path, flags: flags) } catch { throw .open(error) }
+        try BlockImageLock.acquire(file, exclusive: !readOnly, waitingUpTo: lockWaitSeconds, waiting: waiting)
         let end = lseek(file.rawValue, 0, SEEK_END)
-        guard end >= 0 else { throw Errno.current("lseek \(path)") }
+        guard end >= 0 else { throw .open(Errno.current("lseek \(path)")) }
         capacitySectors = UInt64(end) / 512
     }
 

@@ -45,9 +45,20 @@ enum BlockKind: DeviceKindDefinition {
         options.queueCount = given[queues]?.value ?? 1
         options.direct = given[direct] ?? false
         options.cache = given[cache].flatMap(BlockDeviceOptions.CacheMode.init(rawValue:)) ?? .writeback
-        if !options.readOnly, let other = rules.claim(path, in: "writer") {
+        // The servers lock the image (exclusive for a writer, shared for readers), so a reader and a
+        // writer of one image would not both start: said here, not 30 s into `avp up`.
+        if options.readOnly {
+            _ = rules.claim(path, in: "reader")
+            if let writer = rules.holder(path, in: "writer") {
+                rules.error(readOnly.name, "\(rules.user.description) reads \(path), which \(writer) writes",
+                            fix: "give the reader a copy of the image, or make both read-only")
+            }
+        } else if let other = rules.claim(path, in: "writer") {
             rules.error(image.name, "\(rules.user.description) writes \(path), which \(other) also writes",
                         fix: "give each writer its own image, or share it read-only through one server")
+        } else if let reader = rules.holder(path, in: "reader") {
+            rules.error(image.name, "\(rules.user.description) writes \(path), which \(reader) reads",
+                        fix: "give the reader a copy of the image, or make both read-only")
         }
         return Settings(options: options, createMiB: createMiB)
     }

@@ -59,6 +59,9 @@ struct KindRules {
         return nil
     }
 
+    /// Who recorded `value` in `space` first, without recording anything.
+    func holder(_ value: String, in space: String) -> String? { claims[space]?[value] }
+
     /// An error at one of the device's options (`option`), or at its `type:` when nil.
     mutating func error(_ option: String?, _ message: String, fix: String? = nil) {
         report.error(at + "." + (option ?? "type"), message, fix: fix)

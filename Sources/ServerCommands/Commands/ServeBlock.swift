@@ -20,7 +20,9 @@ struct ServeBlock: ParsableCommand {
     func run() throws {
         try ServeLifecycle.run("block", logging: logging, sandbox: activeSandbox) { logger in
             let endpoints = options.endpoints.all
-            let devices = try endpoints.map { _ in try BlockDevice(options: options.deviceOptions, logger: logger) }
+            // One open image for every front end: its lock (BlockImageLock) is this server's.
+            let image = try BlockDevice.openImage(options.deviceOptions, logger: logger)
+            let devices = try endpoints.map { _ in try BlockDevice(options: options.deviceOptions, image: image, logger: logger) }
             let servers = try zip(endpoints, devices).map { try VhostUserServer(endpoint: $0, device: $1, logger: logger) }
             let device = devices[0]
             logger.info("\(options.file): \(device.image.capacitySectors / 2048) MiB, \(options.queues) queue(s), \(options.cache), \(options.readOnly ? "read-only, " : "")\(options.direct ? "O_DIRECT, " : "")\(device.engineName)")
