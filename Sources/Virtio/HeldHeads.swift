@@ -1,7 +1,7 @@
 /// The descriptor heads a device has taken from the available ring and not yet put in the used
 /// ring: one bit per head of the queue. A head the driver makes available while its bit is set is
-/// either a driver that broke §2.7.13 or a device that lost track after a restart; either way
-/// taking it would complete it twice.
+/// either a driver that broke VIRTIO 1.2 §2.7 (a buffer is the device's until it is used) or a
+/// device that lost track after a restart; either way taking it would complete it twice.
 struct HeldHeads {
     private var words: [UInt64]
 

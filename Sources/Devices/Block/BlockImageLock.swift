@@ -14,7 +14,8 @@ import SystemCalls
 /// back and reused, and its late write could overwrite newer data.
 ///
 /// Writable images are locked exclusively (one writer per image, as the platform file requires);
-/// read-only images shared, so a restarted read-only server does not wait for its predecessor.
+/// read-only images shared, so that several VMs' servers can read one image. The price: a
+/// restarted read-only server does not wait for its predecessor's last reads.
 enum BlockImageLock {
     /// How often a waiting server tries again.
     static let retryMicroseconds: UInt32 = 10_000
