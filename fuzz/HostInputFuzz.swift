@@ -6,12 +6,13 @@
 //   2 virtio-fs owner maps (IdRange/IdMap: `guest:host:count` entries; a mapped id maps back);
 //   3 MAC addresses (the switch's port policies; what parses prints back to itself);
 //   4 JSON lines of the control sockets (JSONLine.decode, bounded line length);
-//   5 platform-file scalars: memory sizes, whole numbers and GUIDs (Platform, compiled in):
+//   5 platform-file scalars: memory sizes and whole numbers (ServerCommands), GUIDs (Platform, compiled in):
 //     what reads as a value reads the same from its own printed form; and UserText, which
 //     quotes a file's text in messages: no control character, bidirectional override or
 //     newline gets through, and the quote stays short.
 // Build and run: fuzz/run host
 import Devices
+import ServerCommands
 import Foundation
 
 private struct ControlLine: Decodable {
