@@ -15,8 +15,9 @@
 #define AVP_LIBCRYPTO_POINTER(name) extern __typeof__(name) *avp_libcrypto_##name;
 AVP_LIBCRYPTO_FUNCTIONS(AVP_LIBCRYPTO_POINTER)
 
-/// 0 once libcrypto is open and every function resolved (the first call opens it, so it must come
-/// before the sandbox hides the library), -ENOSYS otherwise.
+/// 0 once libcrypto is open and every function resolved, -ENOSYS otherwise. The first call opens
+/// it: through the descriptor avp_libcrypto_prepare kept, or by its soname, which only works
+/// before the sandbox hides the library.
 int avp_libcrypto_load(void);
 
 #ifndef AVP_LIBCRYPTO_LOADER  // the loader itself names the real functions

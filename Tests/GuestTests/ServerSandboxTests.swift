@@ -80,6 +80,10 @@ import Testing
         // The parent only waits: it has unmapped the program's code that parsing touched (avp_sandbox_fork).
         let parentCode = try Self.residentCodeKiB(of: server.process.processIdentifier)
         #expect(parentCode < 1024, "the waiting parent keeps \(parentCode) KiB of avp-serve's code resident")
+        // Issue 17: an idle server maps neither libcrypto nor libasound. The crypto server has only opened
+        // libcrypto's file, for its first session to map inside the sandbox (CryptoInRealGuest).
+        let maps = try String(contentsOfFile: "/proc/\(pid)/maps", encoding: .utf8)
+        for library in ["libcrypto", "libasound"] { #expect(!maps.contains(library), "an idle \(kind.name) server maps \(library)") }
         #expect(server.isRunning, "log:\n\(server.log)")
     }
 

@@ -24,6 +24,10 @@ public final class OpenSSLCipher: CipherEngine {
 
     deinit { avp_cipher_close(context) }
 
+    /// Opens libcrypto's file for the first session to map later (`avp_libcrypto_prepare`): false when
+    /// it is not in libc's directory.
+    public static func prepareLibrary() -> Bool { avp_libcrypto_prepare() == 0 }
+
     public func run(iv: UnsafeRawBufferPointer, source: [iovec], destination: [iovec], length: Int) throws(CipherEngineError) {
         guard length >= 0, let ivBase = iv.baseAddress else { throw .invalidArguments }
         let result = source.withUnsafeBufferPointer { s in
